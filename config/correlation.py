@@ -1,0 +1,84 @@
+"""One correlation id per unit of work: API request → tasks → outside calls → webhooks.
+
+The id lives in a contextvar. The middleware takes it from `X-Correlation-Id` (or makes
+one), Celery carries it in a message header, clients send it to outside systems, and
+the logging filter stamps it on every line.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import re
+import uuid
+
+from celery import signals
+
+HEADER = "X-Correlation-Id"
+_META_KEY = "HTTP_X_CORRELATION_ID"
+_VALID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
+
+_current: contextvars.ContextVar[str] = contextvars.ContextVar("correlation_id", default="")
+
+
+def get() -> str:
+    return _current.get()
+
+
+def set(value: str) -> contextvars.Token:  # noqa: A001 - mirrors ContextVar.set
+    return _current.set(value)
+
+
+def new() -> str:
+    return uuid.uuid4().hex
+
+
+def ensure() -> str:
+    """Current id, or a fresh one bound from now on (for beat and shell work)."""
+    value = _current.get()
+    if not value:
+        value = new()
+        _current.set(value)
+    return value
+
+
+class CorrelationIdMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        incoming = request.META.get(_META_KEY, "")
+        # An id from outside is only trusted when it looks like one (log injection).
+        value = incoming if _VALID.match(incoming) else new()
+        token = _current.set(value)
+        request.correlation_id = value
+        try:
+            response = self.get_response(request)
+        finally:
+            _current.reset(token)
+        response[HEADER] = value
+        return response
+
+
+class CorrelationIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not getattr(record, "correlation_id", None):
+            record.correlation_id = _current.get() or "-"
+        return True
+
+
+@signals.before_task_publish.connect
+def _stamp_outgoing_task(headers=None, **_kwargs):
+    if headers is not None and _current.get():
+        headers.setdefault("correlation_id", _current.get())
+
+
+@signals.task_prerun.connect
+def _bind_task_correlation(task=None, **_kwargs):
+    value = getattr(task.request, "correlation_id", None) if task else None
+    _current.set(value or new())
+
+
+@signals.task_postrun.connect
+def _unbind_task_correlation(**_kwargs):
+    _current.set("")

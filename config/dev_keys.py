@@ -1,0 +1,84 @@
+"""Development and test key material, generated on first use into one JSON file.
+
+Only the dev, test and sandbox settings read this file; production settings never
+do (they refuse to start without real keys from the environment). The file is
+created atomically with a hard link, so several processes starting at once
+(web, worker, sandbox) all end up reading the same keys.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import tempfile
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+DEFAULT_PATH = Path(__file__).resolve().parent.parent / "var" / "dev-keys.json"
+
+
+def _rsa_pair() -> tuple[str, str]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    public_pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return private_pem, public_pem
+
+
+def _b64_secret(size: int = 32) -> str:
+    return base64.b64encode(secrets.token_bytes(size)).decode()
+
+
+def generate() -> dict:
+    jwt_private, jwt_public = _rsa_pair()
+    jwe_private, jwe_public = _rsa_pair()
+    return {
+        "_comment": "DEVELOPMENT AND TEST KEYS ONLY. Never used by production settings.",
+        "merchant_id": "mpesa_wallet_dev",
+        "token_service_key_id": "dev-" + secrets.token_hex(4),
+        "token_service_shared_secret": _b64_secret(),
+        "token_service_jwe_private_pem": jwe_private,
+        "token_service_jwe_public_pem": jwe_public,
+        "webhook_secret": "whsec_" + secrets.token_hex(24),
+        "issuer_api_key": "iss_" + secrets.token_hex(16),
+        "gateway_api_key": "gw_" + secrets.token_hex(16),
+        "jwt_kid": "dev-jwt-1",
+        "jwt_private_pem": jwt_private,
+        "jwt_public_pem": jwt_public,
+        "encryption_keys": {"dev-k1": _b64_secret()},
+        "encryption_active_key": "dev-k1",
+        "fingerprint_key": _b64_secret(),
+        "otp_key": _b64_secret(),
+        "secret_key": secrets.token_urlsafe(50),
+    }
+
+
+def load(path: Path | str | None = None) -> dict:
+    """Return the dev keys, creating the file the first time it is asked for."""
+    path = Path(path or os.environ.get("DEV_KEYS_FILE") or DEFAULT_PATH)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".dev-keys-")
+        try:
+            with os.fdopen(fd, "w") as fh:
+                json.dump(generate(), fh, indent=2)
+            os.chmod(tmp, 0o600)
+            try:
+                os.link(tmp, path)  # fails if another process won the race: read theirs
+            except FileExistsError:
+                pass
+        finally:
+            os.unlink(tmp)
+    with open(path) as fh:
+        return json.load(fh)

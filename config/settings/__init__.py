@@ -1,0 +1,1 @@
+"""Settings modules: base (shared), dev (laptop and sandbox), test (pytest), production."""

@@ -1,0 +1,30 @@
+"""pytest settings: real PostgreSQL and Redis, short timeouts and retry delays.
+
+Tests use their own Redis databases (14 for cache and breaker, 15 for the broker) so a
+dev stack running beside them never takes their tasks.
+"""
+
+import os
+
+os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
+
+from .base import *  # noqa: E402,F403
+from .base import env  # noqa: E402
+from . import _dev_keys  # noqa: E402
+
+DEBUG = False
+_dev_keys.apply(globals())
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast test users
+OUTSIDE_CONNECT_TIMEOUT = env.float("OUTSIDE_CONNECT_TIMEOUT", default=1.0)
+OUTSIDE_READ_TIMEOUT = env.float("OUTSIDE_READ_TIMEOUT", default=1.0)
+OUTSIDE_MAX_ATTEMPTS = env.int("OUTSIDE_MAX_ATTEMPTS", default=4)
+OUTSIDE_RETRY_BASE_SECONDS = env.float("OUTSIDE_RETRY_BASE_SECONDS", default=0.1)
+OUTSIDE_RETRY_MAX_SECONDS = env.float("OUTSIDE_RETRY_MAX_SECONDS", default=0.4)
+LOG_FORMAT = "text"
+LOGGING["handlers"]["console"]["formatter"] = "text"  # noqa: F405
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {  # noqa: F405
+    "customer": env.str("THROTTLE_CUSTOMER_RATE", default="10000/min"),
+    "client_ip": env.str("THROTTLE_IP_RATE", default="10000/min"),
+}

@@ -1,0 +1,120 @@
+"""Wallet-app endpoints for provisioning requests: translation only, services do the work."""
+
+from __future__ import annotations
+
+import django_filters
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from provisioning import idempotency, services
+from provisioning.models import ProvisioningRequest, State, Wallet
+
+from .serializers import CreateProvisioningRequestSerializer, ProvisioningRequestSerializer
+
+
+class RequestCursorPagination(CursorPagination):
+    ordering = ("-created_at", "-id")
+    page_size = 20
+    max_page_size = 100
+    page_size_query_param = "page_size"
+
+
+class ProvisioningRequestFilter(django_filters.FilterSet):
+    state = django_filters.ChoiceFilter(choices=State.choices)
+    wallet = django_filters.ChoiceFilter(choices=Wallet.choices)
+
+    class Meta:
+        model = ProvisioningRequest
+        fields = ["state", "wallet"]
+
+
+class ProvisioningRequestListCreateView(APIView):
+    @extend_schema(
+        request=CreateProvisioningRequestSerializer,
+        responses={202: ProvisioningRequestSerializer},
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER,
+                                     required=True)],
+        summary="Push a card into a wallet",
+    )
+    def post(self, request):
+        serializer = CreateProvisioningRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        key = idempotency.validate_key(request.headers.get("Idempotency-Key"))
+        customer_id = request.user.customer_id
+        claim = idempotency.begin(customer_id, key, idempotency.fingerprint(request.data))
+        if isinstance(claim, idempotency.Replay):
+            response = Response(claim.body, status=claim.status)
+            response["Idempotent-Replayed"] = "true"
+            return response
+        try:
+            data = serializer.validated_data
+            created = services.create_provisioning_request(services.NewRequest(
+                customer_id=customer_id,
+                card_id=data["card_id"],
+                wallet=data["wallet"],
+                device_id=data["device"]["id"],
+                device_type=data["device"]["type"],
+                device_os=data["device"]["os"],
+                wallet_account_id=data.get("wallet_account_id") or "",
+                apple=dict(data["apple"]) if data.get("apple") else None,
+            ))
+        except Exception:
+            idempotency.abandon(claim)
+            raise
+        body = ProvisioningRequestSerializer(created).data
+        body = _plain(body)
+        idempotency.complete(claim, status.HTTP_202_ACCEPTED, body, created)
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        responses={200: ProvisioningRequestSerializer(many=True)},
+        parameters=[
+            OpenApiParameter("state", str, enum=State.values),
+            OpenApiParameter("wallet", str, enum=Wallet.values),
+        ],
+        summary="List my provisioning requests",
+    )
+    def get(self, request):
+        queryset = ProvisioningRequest.objects.filter(
+            customer_id=request.user.customer_id
+        ).select_related("token")
+        filtered = ProvisioningRequestFilter(request.query_params, queryset=queryset)
+        if not filtered.is_valid():
+            from rest_framework.exceptions import ValidationError
+
+            raise ValidationError(filtered.errors)
+        paginator = RequestCursorPagination()
+        page = paginator.paginate_queryset(filtered.qs, request, view=self)
+        return paginator.get_paginated_response(
+            ProvisioningRequestSerializer(page, many=True).data
+        )
+
+
+class ProvisioningRequestDetailView(APIView):
+    @extend_schema(responses={200: ProvisioningRequestSerializer},
+                   summary="One of my provisioning requests")
+    def get(self, request, request_id):
+        found = services.get_customer_request(request.user.customer_id, request_id)
+        return Response(ProvisioningRequestSerializer(found).data)
+
+
+class ProvisioningRequestCancelView(APIView):
+    @extend_schema(request=None, responses={200: ProvisioningRequestSerializer},
+                   summary="Withdraw a request")
+    def post(self, request, request_id):
+        cancelled = services.cancel_request(request.user.customer_id, request_id)
+        return Response(ProvisioningRequestSerializer(cancelled).data)
+
+
+def _plain(data):
+    """Serializer output as JSON-ready builtins (for storing the replayable response)."""
+    import json
+
+    from rest_framework.utils.encoders import JSONEncoder
+
+    return json.loads(json.dumps(data, cls=JSONEncoder))
+
+

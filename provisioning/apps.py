@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class ProvisioningConfig(AppConfig):
+    name = "provisioning"
+    verbose_name = "Provisioning"
+
+    def ready(self):
+        from . import transition_log  # noqa: F401  (connects the post_transition receiver)

@@ -1,0 +1,352 @@
+"""Provisioning use cases: the one place that opens transactions, locks rows and moves
+the request's state machine.
+
+Outside calls are made with no row lock held and no transaction open; their answer is
+applied afterwards in a short transaction that re-checks the state. Every service is
+idempotent: a re-delivered or duplicated task finds the state already moved and logs
+a no-op, and every effectful outside call carries the request id as idempotency key.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django_fsm import TransitionNotAllowed
+
+from config.errors import NotFound, StateConflict
+from config.outside import PermanentError, TransientError
+
+from . import lock_objects
+from .issuer import IssuerClient
+from .models import MOVING_STATES, ProvisioningRequest, State, Trigger
+
+logger = logging.getLogger(__name__)
+
+
+# --- create -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class NewRequest:
+    customer_id: str
+    card_id: str
+    wallet: str
+    device_id: str
+    device_type: str
+    device_os: str
+    wallet_account_id: str = ""
+    apple: dict[str, Any] | None = None
+
+
+def create_provisioning_request(new: NewRequest) -> ProvisioningRequest:
+    """Accept a push: the row in `received`, eligibility enqueued once it commits."""
+    from .tasks import check_eligibility_task
+
+    with transaction.atomic():
+        request = ProvisioningRequest.objects.create(
+            customer_id=new.customer_id,
+            card_id=new.card_id,
+            wallet=new.wallet,
+            device_id=new.device_id,
+            device_type=new.device_type,
+            device_os=new.device_os,
+            wallet_account_id=new.wallet_account_id,
+            apple_data=new.apple,
+            due_at=timezone.now() + settings.STUCK_AFTER[State.RECEIVED],
+        )
+        check_eligibility_task.delay_on_commit(str(request.id))
+    logger.info("provisioning request received",
+                extra={"request_id": str(request.id), "wallet": new.wallet})
+    return request
+
+
+# --- selectors ------------------------------------------------------------------------
+
+def get_customer_request(customer_id: str, request_id) -> ProvisioningRequest:
+    """The customer's own request; anyone else's is indistinguishable from a missing one."""
+    try:
+        return ProvisioningRequest.objects.select_related("token").get(
+            pk=request_id, customer_id=customer_id
+        )
+    except (ProvisioningRequest.DoesNotExist, ValueError, DjangoValidationError):
+        raise NotFound("No such provisioning request.") from None
+
+
+# --- worker steps ---------------------------------------------------------------------
+
+def _begin_attempt(request_id, state: str) -> int | None:
+    """Count one outside attempt on the row; None if the request has left `state`.
+
+    The count lives on the row, not in the broker message, so a task redelivered by
+    the broker cannot retry forever.
+    """
+    updated = ProvisioningRequest.objects.filter(pk=request_id, state=state).update(
+        attempts=F("attempts") + 1
+    )
+    if not updated:
+        return None
+    return ProvisioningRequest.objects.values_list("attempts", flat=True).get(pk=request_id)
+
+
+def _noop(request_id, step: str, state: str) -> None:
+    logger.info("no-op: request is no longer waiting for this step",
+                extra={"request_id": str(request_id), "step": step, "state": state})
+
+
+def check_eligibility(request_id) -> None:
+    request = ProvisioningRequest.objects.get(pk=request_id)
+    if request.state != State.RECEIVED or _begin_attempt(request_id, State.RECEIVED) is None:
+        return _noop(request_id, "check_eligibility", request.state)
+
+    result = IssuerClient().check_eligibility(
+        card_id=request.card_id, customer_id=request.customer_id,
+        wallet=request.wallet, device_id=request.device_id,
+    )
+
+    from .tasks import request_token_task
+
+    with transaction.atomic():
+        request = lock_objects.provisioning_request_for_update(request_id)
+        if request.state != State.RECEIVED:
+            return _noop(request_id, "check_eligibility", request.state)
+        if result.eligible:
+            request.mark_eligible(
+                by=Trigger.WORKER, reason="issuer_eligible", card_last4=result.card_last4,
+                card_product=result.card_product, customer_msisdn=result.customer_msisdn,
+            )
+            request.save()
+            request_token_task.delay_on_commit(str(request.id))
+        else:
+            request.mark_ineligible(by=Trigger.WORKER, reason=result.reason,
+                                    card_last4=result.card_last4)
+            request.save()
+
+
+def request_token(request_id) -> None:
+    """Fetch card data, encrypt it, ask the token service for a token, apply the answer.
+
+    Runs from `eligible`, and again from `token_requested` when re-driven: the provision
+    call's idempotency key (the request id) makes the repeat a replay, not a new token.
+    """
+    from tokens import vault
+    from tokens.token_service import ProvisionCall, TokenServiceClient
+
+    request = ProvisioningRequest.objects.get(pk=request_id)
+    if request.state not in (State.ELIGIBLE, State.TOKEN_REQUESTED):
+        return _noop(request_id, "request_token", request.state)
+    if _begin_attempt(request_id, request.state) is None:
+        return _noop(request_id, "request_token", "moved")
+
+    card = IssuerClient().card_data(card_id=request.card_id, customer_id=request.customer_id)
+    fingerprint = vault.pan_fingerprint(card.pan)
+
+    if request.state == State.ELIGIBLE:
+        with transaction.atomic():
+            locked = lock_objects.provisioning_request_for_update(request_id)
+            if locked.state == State.ELIGIBLE:
+                locked.mark_token_requested(by=Trigger.WORKER, reason="provision_call",
+                                            pan_fingerprint=fingerprint)
+                locked.save()
+                # Keep counting this attempt in the new state.
+                ProvisioningRequest.objects.filter(pk=request_id).update(attempts=1)
+            elif locked.state != State.TOKEN_REQUESTED:
+                return _noop(request_id, "request_token", locked.state)
+
+    call = ProvisionCall(
+        request_id=str(request.id),
+        wallet=request.wallet,
+        device={"id": request.device_id, "type": request.device_type, "os": request.device_os},
+        card=card.as_jwe_payload(),
+        wallet_account_id=request.wallet_account_id,
+        apple=request.apple_data,
+    )
+    del card  # the PAN leaves memory with the call object
+    decision = TokenServiceClient().provision(call)
+    apply_decision(request_id, decision, by=Trigger.WORKER)
+
+
+def apply_decision(request_id, decision, *, by: str) -> bool:
+    """Apply a token-service decision (from the answer, a webhook or a poll) once.
+
+    Returns True when it moved the request; a decision for a request that has already
+    left `token_requested` is a no-op (the webhook and the poll may both bring it).
+    """
+    from tokens import services as token_services
+
+    if decision.decision == "pending":
+        logger.info("token service decision pending", extra={"request_id": str(request_id)})
+        return False
+    with transaction.atomic():
+        request = lock_objects.provisioning_request_for_update(request_id)
+        if request.state != State.TOKEN_REQUESTED:
+            _noop(request_id, f"apply_decision:{decision.decision}", request.state)
+            return False
+        if decision.decision == "green":
+            token_services.create_token(request, decision, active=True, by=by)
+            request.mark_provisioned(by=by, reason="token_service_green")
+            _store_wallet_payload(request, decision.wallet_payload)
+            request.save()
+        elif decision.decision == "yellow":
+            token_services.create_token(request, decision, active=False, by=by)
+            request.require_step_up(by=by, reason="token_service_yellow")
+            _store_wallet_payload(request, decision.wallet_payload)
+            request.save()
+        else:
+            request.decline(by=by, reason="token_service_declined",
+                            message="The card could not be added to this wallet.")
+            request.save()
+    return True
+
+
+def _store_wallet_payload(request: ProvisioningRequest, payload: dict | None) -> None:
+    from tokens import vault
+
+    if not payload:
+        return
+    request.wallet_payload_sealed = vault.seal_json(
+        payload, vault.context_for(request, "wallet_payload")
+    )
+    request.wallet_payload_expires_at = timezone.now() + settings.WALLET_PAYLOAD_TTL
+    request.wallet_payload_erased_reason = ""
+
+
+def poll_decision(request_id) -> None:
+    """Ask the token service where a `token_requested` request stands (beat's re-drive)."""
+    from tokens.token_service import TokenServiceClient
+
+    from .tasks import request_token_task
+
+    request = ProvisioningRequest.objects.get(pk=request_id)
+    if request.state != State.TOKEN_REQUESTED:
+        return _noop(request_id, "poll_decision", request.state)
+    decision = TokenServiceClient().provision_status(str(request.id))
+    if decision is None:
+        # The provision call never arrived (lost before or during the call): send it again.
+        logger.warning("token service never saw the request; re-sending",
+                       extra={"request_id": str(request_id)})
+        request_token_task.delay(str(request_id))
+        return
+    apply_decision(request_id, decision, by=Trigger.BEAT)
+
+
+# --- failures, retries ----------------------------------------------------------------
+
+def fail_request(request_id, code: str, message: str = "", *, by: str = Trigger.WORKER) -> bool:
+    with transaction.atomic():
+        request = lock_objects.provisioning_request_for_update(request_id)
+        try:
+            request.fail(by=by, reason=code, message=message)
+        except TransitionNotAllowed:
+            _noop(request_id, f"fail:{code}", request.state)
+            return False
+        request.save()
+    logger.warning("provisioning request failed",
+                   extra={"request_id": str(request_id), "failure_code": code})
+    return True
+
+
+def handle_transient_failure(request_id, error: TransientError) -> float | None:
+    """After a transient outside error: seconds until the next try, or None when the
+    attempts on the row are spent and the request has been failed with the error's code."""
+    attempts = ProvisioningRequest.objects.filter(pk=request_id).values_list(
+        "attempts", flat=True).first()
+    if attempts is None:
+        return None
+    if attempts >= settings.OUTSIDE_MAX_ATTEMPTS:
+        fail_request(request_id, error.code,
+                     f"{error.system or 'outside system'} kept failing: {error.message}")
+        return None
+    return retry_delay(attempts)
+
+
+def retry_delay(attempts: int) -> float:
+    """Exponential backoff with full jitter (AWS architecture blog's 'full jitter')."""
+    ceiling = min(settings.OUTSIDE_RETRY_MAX_SECONDS,
+                  settings.OUTSIDE_RETRY_BASE_SECONDS * (2 ** max(attempts - 1, 0)))
+    return random.uniform(settings.OUTSIDE_RETRY_BASE_SECONDS / 2, ceiling)
+
+
+def handle_permanent_failure(request_id, error: PermanentError) -> None:
+    fail_request(request_id, error.code, error.message)
+
+
+# --- customer and operations actions --------------------------------------------------
+
+def cancel_request(customer_id: str, request_id, *, by: str = Trigger.API,
+                   actor=None) -> ProvisioningRequest:
+    with transaction.atomic():
+        try:
+            request = ProvisioningRequest.objects.select_for_update().get(
+                pk=request_id, **({"customer_id": customer_id} if customer_id else {})
+            )
+        except (ProvisioningRequest.DoesNotExist, ValueError, DjangoValidationError):
+            raise NotFound("No such provisioning request.") from None
+        try:
+            request.cancel(by=by, actor=actor)
+        except TransitionNotAllowed:
+            raise StateConflict(
+                f"A request in state '{request.state}' cannot be cancelled.",
+                code="cancel_not_allowed", details={"state": request.state},
+            ) from None
+        request.save()
+    return request
+
+
+def retry_failed_request(request_id, *, actor, by: str = Trigger.ADMIN) -> ProvisioningRequest:
+    """Operations put a failed request back to `received`; it runs again from the start."""
+    from .tasks import check_eligibility_task
+
+    with transaction.atomic():
+        request = lock_objects.provisioning_request_for_update(request_id)
+        try:
+            request.retry(by=by, actor=actor)
+        except TransitionNotAllowed:
+            raise StateConflict(f"A request in state '{request.state}' cannot be retried.",
+                                code="retry_not_allowed") from None
+        request.save()
+        check_eligibility_task.delay_on_commit(str(request.id))
+    return request
+
+
+# --- beat: stuck requests ---------------------------------------------------------------
+
+def redrive_due_requests(limit: int | None = None) -> dict[str, int]:
+    """Move on every request that should be moving and is not (lost message, dead worker).
+
+    Claims due rows with SKIP LOCKED and pushes their due time forward in the same
+    transaction, so two sweeps at once never claim the same row; the follow-up tasks
+    are enqueued after commit.
+    """
+    from .tasks import check_eligibility_task, poll_decision_task, request_token_task
+
+    limit = limit or settings.RECONCILE_BATCH_SIZE
+    now = timezone.now()
+    counts = {"redriven": 0, "failed": 0}
+    with transaction.atomic():
+        for request in lock_objects.due_requests_for_update(MOVING_STATES, now, limit):
+            if request.redrives >= settings.MAX_REDRIVES:
+                request.fail(by=Trigger.BEAT, reason="redrive_limit_reached",
+                             message="The request did not move after repeated re-drives.")
+                request.save()
+                counts["failed"] += 1
+                continue
+            ProvisioningRequest.objects.filter(pk=request.pk).update(
+                redrives=F("redrives") + 1, due_at=now + settings.STUCK_AFTER[request.state],
+            )
+            task = {
+                State.RECEIVED: check_eligibility_task,
+                State.ELIGIBLE: request_token_task,
+                State.TOKEN_REQUESTED: poll_decision_task,
+            }[request.state]
+            task.delay_on_commit(str(request.pk))
+            counts["redriven"] += 1
+    if counts["redriven"] or counts["failed"]:
+        logger.info("re-drove stuck requests", extra=counts)
+    return counts

@@ -1,0 +1,61 @@
+"""Writes one TransitionLog row for every transition of either state machine.
+
+A post_transition receiver runs when the state changes in memory, inside the
+service's transaction, so the log row commits or rolls back with the state change.
+It only adds rows; it never calls anything outside.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.dispatch import receiver
+from django_fsm.signals import post_transition
+
+from config import correlation
+
+from .models import TransitionLog
+
+logger = logging.getLogger("transitions")
+
+_MACHINES = {
+    "provisioning.ProvisioningRequest": TransitionLog.Machine.PROVISIONING_REQUEST,
+    "tokens.Token": TransitionLog.Machine.TOKEN,
+}
+
+
+@receiver(post_transition)
+def record_transition(sender, instance, name, source, target, method_kwargs=None, **kwargs):
+    machine = _MACHINES.get(sender._meta.label)
+    if machine is None:
+        return
+    method_kwargs = method_kwargs or {}
+    trigger = method_kwargs.get("by")
+    if not trigger:
+        raise ValueError(f"transition {name} needs by=<Trigger>")
+    actor = method_kwargs.get("actor")
+    TransitionLog.objects.create(
+        machine=machine,
+        object_id=instance.pk,
+        transition=name,
+        from_state=source,
+        to_state=target,
+        trigger=trigger,
+        actor=getattr(actor, "get_username", lambda: str(actor or ""))(),
+        reason=str(method_kwargs.get("reason") or "")[:255],
+        correlation_id=correlation.get(),
+    )
+    # Logged once the change is durable: a rolled-back transition never happened.
+    transaction.on_commit(lambda: logger.info(
+        "transition",
+        extra={
+            "event": "transition",
+            "machine": machine,
+            "object_id": str(instance.pk),
+            "transition": name,
+            "from_state": source,
+            "to_state": target,
+            "trigger": str(trigger),
+        },
+    ))

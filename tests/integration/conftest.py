@@ -1,0 +1,218 @@
+"""Live infrastructure for integration tests: the sandbox over HTTP, a real Celery worker
+(prefork, its own process) on real Redis, the web app under pytest-django's live server,
+all on the test PostgreSQL database.
+
+Nothing here is faked: the worker picks tasks from the Redis broker, calls the sandbox
+over HTTP, and the sandbox's webhooks reach the live server.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+import requests
+from django.conf import settings
+
+from config.auth import mint_dev_token
+from provisioning.models import ProvisioningRequest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "var" / "test-logs"
+TERMINAL = {"ineligible", "provisioned", "declined", "failed", "expired", "cancelled"}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate, timeout: float = 30.0, interval: float = 0.05, message: str = ""):
+    """Poll `predicate` until it returns something truthy or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message or predicate}")
+        time.sleep(interval)
+
+
+def _log_tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+@pytest.fixture(scope="session")
+def sandbox_url(live_server):
+    """The sandbox process, its webhooks aimed at the live server."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    log_path = ARTIFACTS / "sandbox.log"
+    env = {
+        **os.environ,
+        "SANDBOX_WEBHOOK_URL": f"{live_server.url}/webhooks/token-service",
+        "SANDBOX_LATE_DECISION_SECONDS": "0.5",
+        "SANDBOX_SLOW_SECONDS": "5",
+        "DEV_KEYS_FILE": settings.DEV_KEYS_FILE,
+    }
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sandbox", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+
+    def healthy():
+        if process.poll() is not None:
+            raise AssertionError(f"sandbox exited:\n{_log_tail(log_path)}")
+        try:
+            return requests.get(f"{url}/sandbox/health", timeout=0.5).status_code == 200
+        except requests.RequestException:
+            return False
+
+    wait_until(healthy, timeout=30, message="sandbox health")
+    yield url
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(timeout=10)
+
+
+def _outside_env(sandbox: str) -> dict[str, str]:
+    return {
+        "ISSUER_BASE_URL": f"{sandbox}/issuer",
+        "TOKEN_SERVICE_BASE_URL": f"{sandbox}/tms",
+        "PUSH_GATEWAY_BASE_URL": f"{sandbox}/push",
+        "SMS_GATEWAY_BASE_URL": f"{sandbox}/sms",
+        "TELCO_BASE_URL": f"{sandbox}/telco",
+    }
+
+
+class Worker:
+    """A Celery worker process on the test database; can be killed and restarted."""
+
+    def __init__(self, env: dict[str, str], log_path: Path):
+        self.env, self.log_path, self.process = env, log_path, None
+
+    def start(self):
+        self.log = open(self.log_path, "a")
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "-l", "info",
+             "-Q", "provisioning,tokens,notifications,reconciliation", "-c", "3",
+             "--without-heartbeat", "--without-gossip", "--without-mingle",
+             "-n", f"test-{os.getpid()}-{time.monotonic_ns()}@%h"],
+            cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+        def ready():
+            if self.process.poll() is not None:
+                raise AssertionError(f"worker exited:\n{_log_tail(self.log_path)}")
+            text = self.log_path.read_text(errors="replace")[offset:]
+            return " ready." in text
+
+        wait_until(ready, timeout=60, interval=0.1, message="celery worker ready")
+
+    def kill(self, sig=signal.SIGKILL):
+        os.killpg(self.process.pid, sig)
+        self.process.wait(timeout=30)
+        self.log.close()
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.kill(signal.SIGTERM)
+
+
+@pytest.fixture(scope="session")
+def worker(django_db_setup, sandbox_url):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    # A clean broker: no tasks left over from an earlier run against a dropped database.
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+    redis.Redis.from_url(settings.REDIS_URL).flushdb()
+    db = settings.DATABASES["default"]
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "REDIS_URL": settings.REDIS_URL,
+        "DEV_KEYS_FILE": settings.DEV_KEYS_FILE,
+        **_outside_env(sandbox_url),
+    }
+    process = Worker(env, ARTIFACTS / "worker.log")
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def stack(worker, sandbox_url, live_server, settings, transactional_db):
+    """Everything live; this test process talks to the same sandbox and broker."""
+    for name, value in _outside_env(sandbox_url).items():
+        setattr(settings, name, value)
+    requests.post(f"{sandbox_url}/sandbox/reset", timeout=5).raise_for_status()
+    return Stack(live_server.url, sandbox_url, worker)
+
+
+class Stack:
+    def __init__(self, api: str, sandbox: str, worker: Worker):
+        self.api, self.sandbox, self.worker = api, sandbox, worker
+
+    def client(self, customer_id: str = "cust_demo") -> requests.Session:
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {mint_dev_token(customer_id)}"
+        return session
+
+    def create(self, card_id: str, wallet: str = "google_pay", customer_id: str = "cust_demo",
+               device_id: str | None = None, **extra) -> dict:
+        import uuid
+
+        body = {"card_id": card_id, "wallet": wallet,
+                "device": {"id": device_id or f"dev-{uuid.uuid4().hex[:12]}", "type": "phone",
+                           "os": "android-15"}, **extra}
+        response = self.client(customer_id).post(
+            f"{self.api}/api/v1/provisioning-requests", json=body,
+            headers={"Idempotency-Key": str(uuid.uuid4())}, timeout=10)
+        assert response.status_code == 202, response.text
+        return response.json()
+
+    def read(self, request_id: str, customer_id: str = "cust_demo") -> dict:
+        response = self.client(customer_id).get(
+            f"{self.api}/api/v1/provisioning-requests/{request_id}", timeout=10)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def wait_for_state(self, request_id, states, timeout: float = 30.0) -> ProvisioningRequest:
+        states = {states} if isinstance(states, str) else set(states)
+
+        def reached():
+            row = ProvisioningRequest.objects.filter(pk=request_id).first()
+            return row if row is not None and row.state in states else None
+
+        try:
+            return wait_until(reached, timeout=timeout, message=f"{request_id} in {states}")
+        except AssertionError:
+            row = ProvisioningRequest.objects.filter(pk=request_id).first()
+            raise AssertionError(
+                f"request {request_id} is {row and row.state}, wanted {states}\n"
+                f"worker log tail:\n{_log_tail(self.worker.log_path)}") from None
+
+    def wait_terminal(self, request_id, timeout: float = 30.0) -> ProvisioningRequest:
+        return self.wait_for_state(request_id, TERMINAL, timeout)
+
+    def sandbox_stats(self) -> dict:
+        return requests.get(f"{self.sandbox}/sandbox/stats", timeout=5).json()
+
+    def sandbox_post(self, path: str, body: dict) -> requests.Response:
+        return requests.post(f"{self.sandbox}{path}", json=body, timeout=10)

@@ -1,0 +1,104 @@
+"""The wallet token made for a provisioning request, and its lifecycle state machine.
+
+The token service owns the truth; this row mirrors it. Transitions change fields only;
+tokens/services.py calls the token service and then the transition.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+
+
+class TokenState(models.TextChoices):
+    INACTIVE = "inactive"
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    DELETED = "deleted"
+
+
+class Token(ConcurrentTransitionMixin, models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    provisioning_request = models.OneToOneField(
+        "provisioning.ProvisioningRequest", on_delete=models.PROTECT, related_name="token"
+    )
+    customer_id = models.CharField(max_length=64)
+    card_id = models.CharField(max_length=64)
+    wallet = models.CharField(max_length=16)
+    device_id = models.CharField(max_length=128)
+    token_ref = models.CharField(max_length=64, unique=True)
+    token_last4 = models.CharField(max_length=4, blank=True, default="")
+    token_expiry = models.CharField(max_length=5, blank=True, default="")
+    # HMAC-SHA256 of the PAN under PAN_FINGERPRINT_KEY: finds the same card across ids.
+    pan_fingerprint = models.CharField(max_length=64, db_index=True)
+
+    state = FSMField(default=TokenState.INACTIVE, choices=TokenState.choices, protected=True)
+    # Time of the newest token-service event applied, so an older one never moves it back.
+    last_event_at = models.DateTimeField(null=True, blank=True)
+    # Lifecycle operations asked of the token service, to make idempotency keys unique.
+    operations_requested = models.PositiveIntegerField(default=0)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    state_changed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["customer_id", "-created_at"], name="token_customer_idx"),
+            models.Index(fields=["state_changed_at"], name="token_live_idx",
+                         condition=~Q(state="deleted")),
+        ]
+        permissions = [("act_on_token", "Can suspend, resume or delete a token")]
+
+    def __str__(self) -> str:
+        return f"{self.token_ref} ({self.state})"
+
+    def _entered(self) -> None:
+        from django.utils import timezone
+
+        self.state_changed_at = timezone.now()
+
+    @transition(field=state, source=TokenState.INACTIVE, target=TokenState.ACTIVE)
+    def activate(self, *, by, reason="", actor=None):
+        self._entered()
+
+    @transition(field=state, source=TokenState.ACTIVE, target=TokenState.SUSPENDED)
+    def suspend(self, *, by, reason="", actor=None):
+        self._entered()
+
+    @transition(field=state, source=TokenState.SUSPENDED, target=TokenState.ACTIVE)
+    def resume(self, *, by, reason="", actor=None):
+        self._entered()
+
+    @transition(field=state,
+                source=[TokenState.INACTIVE, TokenState.ACTIVE, TokenState.SUSPENDED],
+                target=TokenState.DELETED)
+    def delete_token(self, *, by, reason="", actor=None):
+        self._entered()
+
+
+class WebhookEvent(models.Model):
+    """Every token-service webhook delivery we accepted, de-duplicated by event id."""
+
+    class Outcome(models.TextChoices):
+        APPLIED = "applied"
+        IGNORED = "ignored"  # stale, or already in that state
+        UNKNOWN_OBJECT = "unknown_object"  # shown to reconciliation
+
+    event_id = models.CharField(max_length=64, unique=True)
+    event_type = models.CharField(max_length=64)
+    object_ref = models.CharField(max_length=64, blank=True, default="")
+    event_created_at = models.DateTimeField()
+    payload = models.JSONField()
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["outcome", "received_at"], name="webhook_outcome_idx",
+                         condition=Q(outcome="unknown_object")),
+        ]

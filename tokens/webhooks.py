@@ -1,0 +1,150 @@
+"""The token service's signed webhook: verify, de-duplicate, hand to a service.
+
+Signature: `X-Webhook-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>." + raw body)>`
+with `X-Webhook-Timestamp` within WEBHOOK_TOLERANCE_SECONDS of now. Several secrets are
+accepted while one is rotated out; comparison is constant-time. Every event id acts
+at most once (unique row in WebhookEvent).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+from datetime import datetime, timezone as dt_timezone
+
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from config.errors import error_body
+
+from .models import WebhookEvent
+
+logger = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "HTTP_X_WEBHOOK_SIGNATURE"
+TIMESTAMP_HEADER = "HTTP_X_WEBHOOK_TIMESTAMP"
+_DECISION_FIELDS = ("request_id", "decision", "token_ref", "token_last4", "token_expiry", "reason")
+
+
+class WebhookRejected(Exception):
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "v1=" + mac.hexdigest()
+
+
+def verify(headers, body: bytes, *, now: float | None = None) -> None:
+    signature = headers.get(SIGNATURE_HEADER, "")
+    timestamp = headers.get(TIMESTAMP_HEADER, "")
+    if not signature or not timestamp:
+        raise WebhookRejected(401, "signature_missing", "Signature headers are missing.")
+    if not timestamp.isdigit() or len(timestamp) > 12:
+        raise WebhookRejected(401, "timestamp_invalid", "Timestamp is not unix seconds.")
+    now = time.time() if now is None else now
+    if abs(now - int(timestamp)) > settings.WEBHOOK_TOLERANCE_SECONDS:
+        raise WebhookRejected(401, "timestamp_out_of_tolerance", "Timestamp is too old or new.")
+    offered = [part.strip() for part in signature.split(",") if part.strip().startswith("v1=")]
+    expected = [sign(secret, timestamp, body) for secret in settings.TOKEN_SERVICE_WEBHOOK_SECRETS]
+    # Compare every pair, constant-time, without stopping early.
+    matched = False
+    for candidate in offered:
+        for good in expected:
+            matched |= hmac.compare_digest(candidate.encode(), good.encode())
+    if not matched:
+        raise WebhookRejected(401, "signature_invalid", "Signature does not match.")
+
+
+def parse_event(body: bytes) -> dict:
+    try:
+        event = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise WebhookRejected(400, "malformed_json", "Body is not JSON.") from None
+    if not isinstance(event, dict):
+        raise WebhookRejected(400, "malformed_event", "Event must be an object.")
+    event_id, event_type = event.get("id"), event.get("type")
+    created, data = event.get("created"), event.get("data")
+    if not (isinstance(event_id, str) and 0 < len(event_id) <= 64):
+        raise WebhookRejected(400, "malformed_event", "Event id is missing.")
+    if not (isinstance(event_type, str) and event_type):
+        raise WebhookRejected(400, "malformed_event", "Event type is missing.")
+    if not isinstance(created, int) or isinstance(created, bool):
+        raise WebhookRejected(400, "malformed_event", "Event time is missing.")
+    if not isinstance(data, dict):
+        raise WebhookRejected(400, "malformed_event", "Event data is missing.")
+    return event
+
+
+def _stored_payload(event: dict) -> dict:
+    """What we keep of an event: never the wallet payload (it is stored sealed elsewhere)."""
+    data = {k: v for k, v in event["data"].items() if k != "wallet_payload"}
+    return {"id": event["id"], "type": event["type"], "created": event["created"], "data": data}
+
+
+def handle_event(event: dict) -> str:
+    """Apply one verified event exactly once; returns the outcome recorded."""
+    from provisioning import services as provisioning_services
+    from provisioning.models import ProvisioningRequest, Trigger
+
+    from . import services as token_services
+    from .token_service import Decision
+
+    created_at = datetime.fromtimestamp(event["created"], tz=dt_timezone.utc)
+    data = event["data"]
+    object_ref = str(data.get("request_id") or data.get("token_ref") or "")[:64]
+    try:
+        with transaction.atomic():
+            record = WebhookEvent.objects.create(
+                event_id=event["id"], event_type=event["type"], object_ref=object_ref,
+                event_created_at=created_at, payload=_stored_payload(event),
+                outcome=WebhookEvent.Outcome.IGNORED,
+            )
+    except IntegrityError:
+        logger.info("webhook event replayed; ignored", extra={"event_id": event["id"]})
+        return "duplicate"
+
+    outcome = WebhookEvent.Outcome.IGNORED
+    if event["type"] == "provisioning.decision":
+        try:
+            decision = Decision.from_body({k: data.get(k) for k in _DECISION_FIELDS}
+                                          | {"wallet_payload": data.get("wallet_payload")})
+        except Exception:
+            raise WebhookRejected(400, "malformed_event", "Decision is not valid.") from None
+        try:
+            moved = provisioning_services.apply_decision(
+                data.get("request_id"), decision, by=Trigger.WEBHOOK)
+            outcome = WebhookEvent.Outcome.APPLIED if moved else WebhookEvent.Outcome.IGNORED
+        except (ProvisioningRequest.DoesNotExist, DjangoValidationError):
+            # Acknowledged and kept for reconciliation; the sender must not retry forever.
+            outcome = WebhookEvent.Outcome.UNKNOWN_OBJECT
+    elif event["type"].startswith("token."):
+        outcome = token_services.apply_lifecycle_event(event, created_at)
+    WebhookEvent.objects.filter(pk=record.pk).update(outcome=outcome)
+    return outcome
+
+
+@csrf_exempt
+@require_POST
+def token_service_webhook(request: HttpRequest) -> JsonResponse:
+    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    if length > settings.WEBHOOK_MAX_BYTES:
+        return JsonResponse(error_body("payload_too_large", "Body too large."), status=413)
+    body = request.body
+    try:
+        verify(request.META, body)
+        event = parse_event(body)
+        outcome = handle_event(event)
+    except WebhookRejected as exc:
+        logger.warning("webhook rejected", extra={"code": exc.code})
+        return JsonResponse(error_body(exc.code, exc.message), status=exc.status)
+    return JsonResponse({"received": True, "outcome": outcome})
