@@ -296,3 +296,8 @@ LOGGING = {
 }
 
 SENTRY_DSN = env.str("SENTRY_DSN", default="")
+
+if SENTRY_DSN:
+    from config import sentry as _sentry
+
+    _sentry.init(SENTRY_DSN, environment=SERVICE_ENVIRONMENT, release=SERVICE_RELEASE)

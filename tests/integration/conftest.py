@@ -64,7 +64,7 @@ def sandbox_url(live_server):
         **os.environ,
         "SANDBOX_WEBHOOK_URL": f"{live_server.url}/webhooks/token-service",
         "SANDBOX_LATE_DECISION_SECONDS": "0.5",
-        "SANDBOX_SLOW_SECONDS": "5",
+        "SANDBOX_SLOW_SECONDS": "60",  # longer than every retry: 0044 never answers in time
         "DEV_KEYS_FILE": settings.DEV_KEYS_FILE,
     }
     with open(log_path, "w") as log:
@@ -84,8 +84,19 @@ def sandbox_url(live_server):
 
     wait_until(healthy, timeout=30, message="sandbox health")
     yield url
+    _stop(process)
+
+
+def _stop(process: subprocess.Popen, grace: float = 5.0) -> None:
+    """SIGTERM, then SIGKILL if it still runs (uvicorn waits for hanging 0044 calls)."""
+    if process.poll() is not None:
+        return
     os.killpg(process.pid, signal.SIGTERM)
-    process.wait(timeout=10)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
 
 
 def _outside_env(sandbox: str) -> dict[str, str]:
@@ -131,7 +142,8 @@ class Worker:
 
     def stop(self):
         if self.process and self.process.poll() is None:
-            self.kill(signal.SIGTERM)
+            _stop(self.process, grace=10)
+            self.log.close()
 
 
 @pytest.fixture(scope="session")
