@@ -10,6 +10,7 @@ from tokens.webhooks import token_service_webhook
 api_v1 = [
     path("", include("provisioning.api.urls")),
     path("", include("tokens.api.urls")),
+    path("", include("notifications.api.urls")),
 ]
 
 urlpatterns = [

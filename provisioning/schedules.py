@@ -1,32 +1,47 @@
 """Every periodic job, declared in code and installed into django-celery-beat's tables.
 
-The migration installs these defaults once; operations may then pause or retime a job
-in admin. `manage.py setup_periodic_tasks --reset` puts the defaults back.
+Each app lists its jobs in `<app>/schedules.py` as `SCHEDULES` (a function of settings);
+its migration installs them once; operations may then pause or retime a job in admin.
+`manage.py setup_periodic_tasks [--reset]` installs (or restores) them all.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 
 from django.conf import settings
 
+APPS_WITH_SCHEDULES = ("provisioning", "tokens", "notifications")
 
-def default_schedules() -> list[dict]:
-    every = settings.RECONCILE_INTERVAL_SECONDS
+
+def SCHEDULES() -> list[dict]:  # noqa: N802 - same name in every app's schedules module
     return [
         {
             "name": "re-drive stuck provisioning requests",
             "task": "provisioning.tasks.reconcile_stuck_requests_task",
-            "every_seconds": every,
+            "every_seconds": settings.RECONCILE_INTERVAL_SECONDS,
             "queue": "reconciliation",
         },
     ]
 
 
-def install(periodic_task_model, interval_model, *, reset: bool = False) -> list[str]:
+def declared(app_label: str | None = None) -> list[dict]:
+    items = []
+    for label in APPS_WITH_SCHEDULES if app_label is None else (app_label,):
+        try:
+            module = importlib.import_module(f"{label}.schedules")
+        except ModuleNotFoundError:
+            continue
+        items.extend(module.SCHEDULES())
+    return items
+
+
+def install(periodic_task_model, interval_model, *, app_label: str | None = None,
+            reset: bool = False) -> list[str]:
     """Create (or with reset, restore) the declared schedules; returns what changed."""
     changed = []
-    for item in default_schedules():
+    for item in declared(app_label):
         interval, _ = interval_model.objects.get_or_create(
             every=item["every_seconds"], period="seconds"
         )

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from rest_framework.test import APIClient
-
-from config.auth import mint_dev_token
 
 
 @pytest.fixture
@@ -14,19 +11,29 @@ def customer_id() -> str:
 
 
 @pytest.fixture
-def api_client(customer_id) -> APIClient:
+def api_client(customer_id):
+    from rest_framework.test import APIClient
+
+    from config.auth import mint_dev_token
+
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {mint_dev_token(customer_id)}")
     return client
 
 
 @pytest.fixture
-def other_client() -> APIClient:
+def other_client():
+    from rest_framework.test import APIClient
+
+    from config.auth import mint_dev_token
+
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {mint_dev_token('cust_other')}")
     return client
 
 
 @pytest.fixture
-def anon_client() -> APIClient:
+def anon_client():
+    from rest_framework.test import APIClient
+
     return APIClient()

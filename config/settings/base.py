@@ -297,6 +297,11 @@ LOGGING = {
 
 SENTRY_DSN = env.str("SENTRY_DSN", default="")
 
+# Per-topic settings (each file owns its knobs).
+from .topic_notifications import *  # noqa: E402,F401,F403
+from .topic_security import *  # noqa: E402,F401,F403
+from .topic_operations import *  # noqa: E402,F401,F403
+
 if SENTRY_DSN:
     from config import sentry as _sentry
 

@@ -32,7 +32,8 @@ def install_schedules(apps, schema_editor):
     from provisioning import schedules
 
     schedules.install(apps.get_model("django_celery_beat", "PeriodicTask"),
-                      apps.get_model("django_celery_beat", "IntervalSchedule"))
+                      apps.get_model("django_celery_beat", "IntervalSchedule"),
+                      app_label="provisioning")
 
 
 class Migration(migrations.Migration):
