@@ -1,0 +1,87 @@
+# Push-provisioning service: install, run, demo and test on one machine.
+# `make help` lists the targets. Recipes are plain sh; GNU make is assumed only for
+# the `help` listing.
+
+VENV        ?= .venv
+PYTHON      ?= python3
+PY          := $(VENV)/bin/python
+# stack.py is stdlib only (so `down` works even without a venv); it runs the
+# services under $(VENV), hence the export.
+STACK       := $(PYTHON) scripts/stack.py
+PYTEST_ARGS ?=
+DEMO_ARGS   ?=
+export VENV
+
+.DEFAULT_GOAL := help
+.PHONY: help install up down status demo demo-chaos test test-unit test-integration \
+        lock migrate clean
+
+help: ## list the targets
+	@echo "usage: make TARGET   (variables: PYTEST_ARGS, DEMO_ARGS, VENV, PYTHON)"
+	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*## "} {printf "  %-17s %s\n", $$1, $$2}'
+
+# The marker is older than the lock whenever the lock changes, so a pull that
+# brings a new lock reinstalls on the next make.
+$(VENV)/.installed: requirements.lock
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || \
+		{ echo "$(PYTHON) is not Python 3.11 (pyproject requires >=3.11,<3.12); set PYTHON=..."; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check --no-input --require-hashes -r requirements.lock
+	touch $@
+
+install: $(VENV)/.installed ## create .venv and install requirements.lock (hash-checked)
+
+up: $(VENV)/.installed ## migrate and start sandbox, web, worker, beat (scripts/stack.py up)
+	$(STACK) up
+
+down: ## stop what `make up` started
+	$(STACK) down
+
+# Informational: `scripts/stack.py status` itself exits 0 / 1 / 3 for scripts.
+status: ## what runs, where, and whether it is healthy
+	@$(STACK) status || true
+
+migrate: $(VENV)/.installed ## create the database if needed and apply migrations
+	$(STACK) migrate
+
+# up, demo, then always down. The recipe exits with the demo's status (make reports
+# any failure as 2). If up fails, or a stack already runs, nothing is stopped: this
+# recipe did not start it.
+demo: $(VENV)/.installed ## up, play the wallet app (scripts/demo.py), down
+	@$(STACK) up || exit $$?; \
+	trap '$(STACK) down' EXIT; trap 'exit 130' INT TERM; \
+	$(PY) scripts/demo.py $(DEMO_ARGS)
+
+demo-chaos: $(VENV)/.installed ## demo with the worker killed (-9) at 3 s and restarted
+	@$(STACK) up || exit $$?; \
+	trap '$(STACK) down' EXIT; trap 'exit 130' INT TERM; \
+	$(PY) scripts/demo.py --kill-worker-at 3 $(DEMO_ARGS)
+
+test: $(VENV)/.installed ## all tests (needs PostgreSQL and Redis); PYTEST_ARGS go to pytest
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: $(VENV)/.installed ## tests not marked integration
+	$(PY) -m pytest -m "not integration" $(PYTEST_ARGS)
+
+test-integration: $(VENV)/.installed ## tests marked integration (worker and sandbox)
+	$(PY) -m pytest -m integration $(PYTEST_ARGS)
+
+# The lock pins every package with hashes for Python 3.11, whatever python runs uv.
+lock: ## regenerate requirements.lock from pyproject.toml with uv
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --disable-pip-version-check --no-input uv
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --python-version 3.11 \
+		--generate-hashes -o requirements.lock
+
+# var/dev-keys.json is kept: a PostgreSQL database outlives `clean` and holds data
+# encrypted under those keys. Removing var/ under a running stack would orphan it.
+clean: ## remove var/ (SQLite db, logs, broker, pids; not dev keys) and caches
+	@if [ -f var/run/web.pid ] || [ -f var/run/worker.pid ] || [ -f var/run/sandbox.pid ] || \
+		[ -f var/run/beat.pid ]; then \
+		$(STACK) status >/dev/null 2>&1; \
+		if [ $$? -ne 3 ]; then echo "the stack is running: make down first"; exit 1; fi; \
+	fi
+	find var -mindepth 1 -maxdepth 1 ! -name dev-keys.json -exec rm -rf {} + 2>/dev/null || true
+	rm -rf .pytest_cache .hypothesis .ruff_cache
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +

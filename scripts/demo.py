@@ -1,0 +1,475 @@
+#!/usr/bin/env python3
+"""Play the wallet app against a running stack and prove each card ends where it should.
+
+Creates one provisioning request per scenario, prints every state change as it
+happens, then a summary and the sandbox's idempotency counters. Exit 1 when a request
+misses its expected outcome or the token service saw a side effect twice; exit 2 when
+the demo cannot run at all (stack down, no token). Standard library only.
+
+    scripts/demo.py                       # the default scenarios against `make up`
+    scripts/demo.py --kill-worker-at 3    # kill -9 the worker mid-run; nothing may be lost
+    scripts/demo.py --cards card_green,card_slow
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import stack  # scripts/ is on sys.path when this file is run as a script
+
+TERMINAL = frozenset({"ineligible", "provisioned", "declined", "failed", "expired", "cancelled"})
+CUSTOMER_ID = "cust_demo"  # owner of the sandbox's seeded cards
+DEVICE_OS = {"google_pay": "Android 15", "samsung_pay": "Android 15", "apple_pay": "iOS 18.1"}
+ARROW = "→" if (sys.stdout.encoding or "").lower().startswith("utf") else "->"
+
+
+# --- scenarios --------------------------------------------------------------------------
+
+# Called once when a request first shows `state` (see Scenario.on_state).
+Action = Callable[["Demo", "Tracked"], None]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One card pushed into one wallet, and the outcome the demo insists on.
+
+    Later outcomes plug in without touching the loop:
+    - step-up: `on_state={"step_up_required": verify_with_sms_code}`, an action that reads
+      the one-time code from the sandbox inbox (`demo.sandbox_get("/sandbox/messages?to=...")`)
+      and posts it to `.../verify`; expected_state "provisioned".
+    - token lifecycle: `on_state={"provisioned": suspend_token}` posting to
+      `/api/v1/tokens/{id}/suspend`, with expected_token_state "suspended"; the demo keeps
+      polling a terminal request until its token reaches that state.
+    """
+
+    card_id: str
+    wallet: str
+    expected_state: str
+    story: str
+    expected_failure: str | None = None
+    expected_token_state: str | None = None
+    default: bool = True
+    on_state: Mapping[str, Action] = field(default_factory=dict)
+
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario("card_green", "google_pay", "provisioned", "green: token active at once"),
+    # Apple Pay needs the device's certificates and nonce; Samsung Pay shows the red path
+    # just as well.
+    Scenario("card_declined", "samsung_pay", "declined", "red: the token service declines"),
+    Scenario("card_flaky", "google_pay", "provisioned", "token service 503 twice, then green"),
+    Scenario("card_late", "google_pay", "provisioned", "pending; green by webhook ~1 s later"),
+    Scenario("card_blocked", "google_pay", "ineligible", "issuer: the card is blocked"),
+    Scenario("card_expired", "google_pay", "ineligible", "issuer: the card has expired",
+             default=False),
+    Scenario("card_slow", "google_pay", "failed", "token service never answers in time",
+             expected_failure="token_service_timeout", default=False),
+)
+
+
+# --- HTTP -------------------------------------------------------------------------------
+
+
+class DemoError(Exception):
+    """The demo cannot go on (exit 2)."""
+
+
+@dataclass
+class Response:
+    status: int
+    body: Any
+    headers: Mapping[str, str]
+
+
+def http(method: str, url: str, *, body: Any = None, headers: Mapping[str, str] | None = None,
+         timeout: float = 10.0) -> Response:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method)
+    request.add_header("Accept", "application/json")
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            status, raw, answer_headers = answer.status, answer.read(), answer.headers
+    except urllib.error.HTTPError as error:
+        status, raw, answer_headers = error.code, error.read(), error.headers
+    except (urllib.error.URLError, OSError) as error:
+        raise DemoError(f"{method} {url}: {getattr(error, 'reason', error)}") from None
+    try:
+        parsed = json.loads(raw) if raw else None
+    except ValueError:
+        parsed = raw.decode("utf-8", "replace")
+    return Response(status, parsed, dict(answer_headers.items()))
+
+
+# --- the run ----------------------------------------------------------------------------
+
+
+@dataclass
+class Tracked:
+    scenario: Scenario
+    request_id: str | None = None
+    state: str | None = None
+    resource: dict[str, Any] = field(default_factory=dict)
+    created_at: float = 0.0
+    finished_at: float | None = None
+    error: str | None = None
+    actions_run: set[str] = field(default_factory=set)
+
+    @property
+    def token_state(self) -> str | None:
+        token = self.resource.get("token") or {}
+        return token.get("state")
+
+    @property
+    def failure_code(self) -> str | None:
+        failure = self.resource.get("failure") or {}
+        return failure.get("code")
+
+    @property
+    def done(self) -> bool:
+        if self.error:
+            return True
+        wanted_token = self.scenario.expected_token_state
+        return self.state in TERMINAL and (wanted_token is None or self.token_state == wanted_token)
+
+    @property
+    def ok(self) -> bool:
+        s = self.scenario
+        return (
+            self.error is None
+            and self.state == s.expected_state
+            and (s.expected_failure is None or self.failure_code == s.expected_failure)
+            and (s.expected_token_state is None or self.token_state == s.expected_token_state)
+        )
+
+
+class Demo:
+    def __init__(self, api_url: str, sandbox_url: str, token: str, interval: float) -> None:
+        self.api_url = api_url.rstrip("/")
+        self.sandbox_url = sandbox_url.rstrip("/")
+        self.token = token
+        self.interval = interval
+        self.started = time.monotonic()
+        self.print_lock = threading.Lock()
+        self.throttled_noted = False
+
+    def say(self, message: str) -> None:
+        with self.print_lock:
+            print(f"{time.monotonic() - self.started:7.2f}s  {message}", flush=True)
+
+    def api(self, method: str, path: str, body: Any = None,
+            headers: Mapping[str, str] | None = None) -> Response:
+        """Call the API as the wallet app; waits out a 429 as a well-behaved client would."""
+        all_headers = {"Authorization": f"Bearer {self.token}", **(headers or {})}
+        while True:
+            answer = http(method, f"{self.api_url}{path}", body=body, headers=all_headers)
+            if answer.status != 429:
+                return answer
+            wait = float(answer.headers.get("Retry-After") or 1)
+            if not self.throttled_noted:
+                self.say(f"the API throttles this customer (429); waiting {wait:.0f} s as told")
+                self.throttled_noted = True
+            time.sleep(min(wait, 5.0))
+
+    def sandbox_get(self, path: str) -> Any:
+        answer = http("GET", f"{self.sandbox_url}{path}")
+        if answer.status != 200:
+            raise DemoError(f"sandbox GET {path}: {answer.status} {answer.body}")
+        return answer.body
+
+    def create(self, tracked: Tracked, run_id: str) -> None:
+        scenario = tracked.scenario
+        body = {
+            "card_id": scenario.card_id,
+            "wallet": scenario.wallet,
+            # A device id per run: a device that already holds the card could be refused.
+            "device": {"id": f"demo-{run_id}-{scenario.card_id}", "type": "phone",
+                       "os": DEVICE_OS[scenario.wallet]},
+        }
+        tracked.created_at = time.monotonic()
+        answer = self.api("POST", "/api/v1/provisioning-requests", body=body,
+                          headers={"Idempotency-Key": str(uuid.uuid4())})
+        if answer.status != 202 or not isinstance(answer.body, dict):
+            tracked.error = f"create answered {answer.status}: {short(answer.body)}"
+            tracked.finished_at = time.monotonic()
+            self.say(f"{scenario.card_id:<14} create failed: {tracked.error}")
+            return
+        tracked.request_id = answer.body["id"]
+        self.say(f"{scenario.card_id:<14} created for {scenario.wallet} "
+                 f"({tracked.request_id}) {ARROW} {answer.body.get('state')}")
+        self.observe(tracked, answer.body)
+
+    def observe(self, tracked: Tracked, resource: dict[str, Any]) -> None:
+        tracked.resource = resource
+        new_state = resource.get("state")
+        if new_state != tracked.state:
+            if tracked.state is not None:
+                extra = ""
+                if new_state in TERMINAL and tracked.failure_code:
+                    extra = f"  ({tracked.failure_code})"
+                card = tracked.scenario.card_id
+                self.say(f"{card:<14} {tracked.state} {ARROW} {new_state}{extra}")
+            tracked.state = new_state
+            action = tracked.scenario.on_state.get(new_state)
+            if action and new_state not in tracked.actions_run:
+                tracked.actions_run.add(new_state)
+                action(self, tracked)
+        if tracked.done and tracked.finished_at is None:
+            tracked.finished_at = time.monotonic()
+
+    def poll(self, pending: list[Tracked]) -> None:
+        """One tick: one list call for all, detail calls only for what the page missed.
+
+        The API throttles each customer (120/min by default), so polling five
+        requests one by one at a short interval would be refused.
+        """
+        answer = self.api("GET", "/api/v1/provisioning-requests?page_size=100")
+        seen: dict[str, dict[str, Any]] = {}
+        if answer.status == 200 and isinstance(answer.body, dict):
+            seen = {item["id"]: item for item in answer.body.get("results", [])}
+        for tracked in pending:
+            resource = seen.get(tracked.request_id)
+            if resource is None:
+                detail = self.api("GET", f"/api/v1/provisioning-requests/{tracked.request_id}")
+                if detail.status != 200:
+                    self.say(f"{tracked.scenario.card_id:<14} read answered {detail.status}")
+                    continue
+                resource = detail.body
+            self.observe(tracked, resource)
+
+
+class Chaos:
+    """Kill -9 the worker at a given second and start it again two seconds later."""
+
+    def __init__(self, demo: Demo, kill_at: float) -> None:
+        self.demo = demo
+        self.kill_at = kill_at
+        self.ok = True
+        self.thread = threading.Thread(target=self.run, name="chaos", daemon=True)
+
+    def run(self) -> None:
+        self.sleep_until(self.kill_at)
+        self.ok = self.stack("kill-worker")
+        self.sleep_until(self.kill_at + 2.0)
+        self.ok = self.stack("restart-worker") and self.ok
+
+    def sleep_until(self, second: float) -> None:
+        # The one deliberate wait of the demo: the scenario is "a worker dies at T".
+        delay = self.demo.started + second - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+
+    def stack(self, command: str) -> bool:
+        self.demo.say(f"chaos: scripts/stack.py {command}")
+        result = subprocess.run([sys.executable, str(stack.REPO / "scripts" / "stack.py"), command],
+                                capture_output=True, text=True, timeout=180)
+        for line in (result.stdout + result.stderr).splitlines():
+            self.demo.say(f"chaos:   {line}")
+        return result.returncode == 0
+
+
+# --- outputs ----------------------------------------------------------------------------
+
+
+def short(value: Any, limit: int = 160) -> str:
+    text = value if isinstance(value, str) else json.dumps(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def print_summary(tracked: list[Tracked]) -> None:
+    header = ("card", "wallet", "expected", "final state", "failure code", "token", "seconds", "")
+    rows = []
+    for item in tracked:
+        seconds = (item.finished_at or time.monotonic()) - item.created_at
+        expected = item.scenario.expected_state
+        if item.scenario.expected_failure:
+            expected += f" ({item.scenario.expected_failure})"
+        rows.append((
+            item.scenario.card_id,
+            item.scenario.wallet,
+            expected,
+            item.state or ("create failed" if item.error else "-"),
+            item.failure_code or "-",
+            item.token_state or "-",
+            f"{seconds:.1f}" + ("" if item.done else " (timed out)"),
+            "ok" if item.ok else "FAIL",
+        ))
+    widths = [max(len(str(row[i])) for row in (header, *rows)) for i in range(len(header))]
+    print()
+    for row in (header, *rows):
+        cells = (str(cell).ljust(width) for cell, width in zip(row, widths, strict=True))
+        print("  ".join(cells).rstrip())
+    print()
+
+
+def token_service_calls(stats: Mapping[str, Any]) -> int:
+    return sum((stats.get("calls", {}).get("token_service") or {}).values())
+
+
+def counter_delta(after: int, before: int) -> int:
+    # A sandbox restarted (or reset) mid-run starts from zero again.
+    return after - before if after >= before else after
+
+
+def print_sandbox_stats(before: Mapping[str, Any], after: Mapping[str, Any],
+                        tracked: list[Tracked]) -> int:
+    """Print this run's share of the sandbox counters; return duplicate effects."""
+    idem_before, idem_after = before.get("idempotency", {}), after.get("idempotency", {})
+    duplicates = counter_delta(idem_after.get("duplicate_effects", 0),
+                               idem_before.get("duplicate_effects", 0))
+    # Our keys are the request ids (and "<id>:..." for follow-up calls).
+    ours = [request.request_id for request in tracked if request.request_id]
+    keys = {
+        key: entry for key, entry in (idem_after.get("by_key") or {}).items()
+        if any(key == rid or key.startswith(f"{rid}:") for rid in ours)
+    }
+    calls = counter_delta(token_service_calls(after), token_service_calls(before))
+    replays = counter_delta(idem_after.get("replays", 0), idem_before.get("replays", 0))
+    print("sandbox (this run):")
+    print(f"  token service calls   {calls}")
+    print(f"  idempotency keys      {len(keys)} "
+          f"(calls {sum(e.get('calls', 0) for e in keys.values())}, "
+          f"replays {sum(e.get('replays', 0) for e in keys.values())})")
+    print(f"  replays, all keys     {replays}")
+    print(f"  duplicate effects     {duplicates}")
+    print()
+    return duplicates
+
+
+# --- main -------------------------------------------------------------------------------
+
+
+def mint_token(stack_env: Mapping[str, str] | None, customer_id: str) -> str:
+    env = stack.child_environment(stack_env) if stack_env else dict(os.environ)
+    result = subprocess.run(
+        [stack.venv_python(), "manage.py", "mint_token", customer_id],
+        cwd=stack.REPO, env=env, capture_output=True, text=True, timeout=60,
+    )
+    token = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+    if result.returncode != 0 or token.count(".") != 2:
+        detail = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        raise DemoError(f"manage.py mint_token {customer_id} failed: {detail}")
+    return token
+
+
+def choose_scenarios(cards: str | None) -> list[Scenario]:
+    if not cards:
+        return [s for s in SCENARIOS if s.default]
+    by_card = {s.card_id: s for s in SCENARIOS}
+    wanted = [card.strip() for card in cards.split(",") if card.strip()]
+    unknown = [card for card in wanted if card not in by_card]
+    if unknown:
+        raise DemoError(f"no scenario for {', '.join(unknown)}; known: {', '.join(by_card)}")
+    return [by_card[card] for card in wanted]
+
+
+def run(args: argparse.Namespace) -> int:
+    scenarios = choose_scenarios(args.cards)
+    stack_env = stack.load_stack_env()
+    for name, url in (("sandbox", f"{args.sandbox_url}/sandbox/health"),
+                      ("web", f"{args.api_url}/readyz")):
+        status, body = stack.http_status(url)
+        if status != 200:
+            raise DemoError(f"{name} is not ready at {url} ({status or 'no answer'}"
+                            f"{': ' + body.strip() if body else ''}); start it with `make up`")
+    if args.kill_worker_at is not None and stack.running_pid("worker") is None:
+        raise DemoError("--kill-worker-at needs the worker started by scripts/stack.py up")
+
+    token = args.token or os.environ.get("DEMO_TOKEN") or mint_token(stack_env, CUSTOMER_ID)
+    demo = Demo(args.api_url, args.sandbox_url, token, args.interval)
+    stats_before = demo.sandbox_get("/sandbox/stats")
+    run_id = uuid.uuid4().hex[:8]
+    print(f"demo run {run_id}: {len(scenarios)} request(s) for {CUSTOMER_ID}, "
+          f"deadline {args.deadline:.0f} s", flush=True)
+    for scenario in scenarios:
+        print(f"  {scenario.card_id:<14} {scenario.wallet:<12} "
+              f"expect {scenario.expected_state:<12} {scenario.story}")
+    print(flush=True)
+
+    demo.started = time.monotonic()
+    chaos = None
+    if args.kill_worker_at is not None:
+        chaos = Chaos(demo, args.kill_worker_at)
+        chaos.thread.start()
+    tracked = [Tracked(scenario) for scenario in scenarios]
+    for item in tracked:
+        demo.create(item, run_id)
+
+    deadline = demo.started + args.deadline
+    while time.monotonic() < deadline:
+        pending = [item for item in tracked if not item.done]
+        if not pending:
+            break
+        tick = time.monotonic()
+        demo.poll(pending)
+        time.sleep(max(0.0, args.interval - (time.monotonic() - tick)))
+    if chaos:
+        # Never leave the stack without a worker, even when every request finished early.
+        until = demo.started + args.kill_worker_at + 120
+        chaos.thread.join(timeout=max(0.0, until - time.monotonic()))
+
+    print_summary(tracked)
+    stats_after = demo.sandbox_get("/sandbox/stats")
+    duplicates = print_sandbox_stats(stats_before, stats_after, tracked)
+
+    problems = [f"{item.scenario.card_id}: expected {item.scenario.expected_state}, "
+                f"got {item.state or item.error}" for item in tracked if not item.ok]
+    if duplicates:
+        problems.append(f"the token service saw {duplicates} duplicate side effect(s)")
+    if chaos and (chaos.thread.is_alive() or not chaos.ok):
+        problems.append("the worker could not be killed and restarted as asked")
+    if problems:
+        print("FAILED:\n  " + "\n  ".join(problems))
+        return 1
+    print(f"all {len(tracked)} request(s) reached their expected state; no duplicate effects"
+          + (f" (worker killed at {args.kill_worker_at:g} s)" if chaos else ""))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="scripts/demo.py",
+        description="Play the wallet app against the running stack (`make up` first).",
+    )
+    every = ", ".join(s.card_id for s in SCENARIOS)
+    default = ", ".join(s.card_id for s in SCENARIOS if s.default)
+    parser.add_argument("--cards", help=f"comma-separated subset of: {every} (default: {default})")
+    parser.add_argument("--kill-worker-at", type=float, metavar="SECONDS",
+                        help="kill -9 the worker this many seconds in, restart it 2 s later")
+    parser.add_argument("--deadline", type=float, default=60.0,
+                        help="seconds for every request to finish (default 60)")
+    parser.add_argument("--interval", type=float, default=0.6,
+                        help="seconds between polls (default 0.6; stays under the API's "
+                             "default 120/min customer throttle)")
+    parser.add_argument("--api-url", default=stack.WEB_URL)
+    parser.add_argument("--sandbox-url", default=stack.SANDBOX_URL)
+    parser.add_argument("--token", help="bearer JWT to use instead of minting one "
+                        "(env DEMO_TOKEN), e.g. against docker compose")
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except DemoError as error:
+        print(f"demo: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
