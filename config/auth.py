@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from django.conf import settings
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import RSAKey
+from joserfc.jwk import ECKey, OKPKey, RSAKey
 from rest_framework import authentication, exceptions
 
 _ASYMMETRIC = {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"}
@@ -35,9 +36,13 @@ class Customer:
         return self.customer_id
 
 
+_KEY_TYPES = {"RS": RSAKey, "PS": RSAKey, "ES": ECKey, "Ed": OKPKey}
+
+
 @lru_cache(maxsize=16)
-def _import_key(pem: str) -> RSAKey:
-    return RSAKey.import_key(pem)
+def _import_key(pem: str, algorithm: str):
+    # The key type follows the pinned algorithm, so a key of another type cannot be used.
+    return _KEY_TYPES[algorithm[:2]].import_key(pem)
 
 
 def _claims_registry() -> jwt.JWTClaimsRegistry:
@@ -60,9 +65,9 @@ def decode_customer_token(raw: str) -> Customer:
         kid = guest.headers().get("kid")
         if kid is None and len(keys) == 1:
             kid = next(iter(keys))
-        if kid not in keys:
+        if not isinstance(kid, str) or kid not in keys:
             raise exceptions.AuthenticationFailed("Unknown signing key.")
-        return _import_key(keys[kid])
+        return _import_key(keys[kid], algorithm)
 
     try:
         token = jwt.decode(raw, resolve_key, algorithms=[algorithm])
@@ -108,3 +113,14 @@ class CustomerJWTAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return 'Bearer realm="api"'
+
+
+class CustomerJWTScheme(OpenApiAuthenticationExtension):
+    """Tells the OpenAPI schema that the API takes a bearer JWT (defined next to the class,
+    so it is registered whenever the authentication class is loaded)."""
+
+    target_class = "config.auth.CustomerJWTAuthentication"
+    name = "customerJWT"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}

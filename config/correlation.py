@@ -67,18 +67,44 @@ class CorrelationIdFilter(logging.Filter):
         return True
 
 
+# The task message header carrying the id. Not "correlation_id": Celery sets the AMQP
+# property of that name to the task id and copies it over the header of the same name
+# in task.request, so every task would have logged its own task id instead.
+TASK_HEADER = "x_correlation_id"
+
+
 @signals.before_task_publish.connect
 def _stamp_outgoing_task(headers=None, **_kwargs):
     if headers is not None and _current.get():
-        headers.setdefault("correlation_id", _current.get())
+        headers.setdefault(TASK_HEADER, _current.get())
+
+
+# Context tokens of the ids bound by task_prerun, per task id, so task_postrun restores
+# what was there before (nothing in a worker; the caller's id for an eager .apply()).
+# An eager retry runs again under the same task id, inside the first run: hence a stack.
+_task_tokens: dict[str, list[contextvars.Token]] = {}
 
 
 @signals.task_prerun.connect
-def _bind_task_correlation(task=None, **_kwargs):
-    value = getattr(task.request, "correlation_id", None) if task else None
-    _current.set(value or new())
+def _bind_task_correlation(task_id=None, task=None, **_kwargs):
+    value = getattr(task.request, TASK_HEADER, None) if task else None
+    if value and not _VALID.match(str(value)):
+        value = None  # whoever published it is not trusted to write our log lines
+    if not value and task is not None and task.request.is_eager:
+        value = _current.get()  # run in-process by its caller: the caller's unit of work
+    _task_tokens.setdefault(task_id, []).append(_current.set(value or new()))
 
 
 @signals.task_postrun.connect
-def _unbind_task_correlation(**_kwargs):
-    _current.set("")
+def _unbind_task_correlation(task_id=None, **_kwargs):
+    stack = _task_tokens.get(task_id)
+    if not stack:
+        _current.set("")
+        return
+    token = stack.pop()
+    if not stack:
+        del _task_tokens[task_id]
+    try:
+        _current.reset(token)
+    except ValueError:  # bound in another context (should not happen): just clear it
+        _current.set("")

@@ -1,8 +1,15 @@
 """Masks card numbers, one-time codes and secret fields wherever text leaves the process.
 
-Used by the logging filter on every handler and by Sentry's before_send. A PAN-like
-run is 13 to 19 digits, optionally separated by single spaces or dashes, that passes
-the Luhn check; it becomes `[PAN]`.
+Used by the logging filter on every handler and by Sentry's before_send / before_breadcrumb.
+
+- A PAN is 13 to 19 digits, optionally with single spaces or dashes between them, that
+  passes the Luhn check; it becomes `[PAN]`. Digits next to a PAN across a single
+  separator ("qty 2 4111 1111 1111 1111") do not hide it: every stretch of whole digit
+  groups is checked, not only the full run. The digits of a decimal fraction are not a PAN.
+- A one-time code is 4 to 8 digits named as one ("code: 123456", "otp=123456",
+  "123456 is your code", Swahili "123456 ni nambari yako"); it becomes `[REDACTED]`.
+- In structured data, the value of a key that names a secret (pan, otp, password,
+  wallet_payload, authorization, ...) becomes `[REDACTED]` whatever it holds.
 """
 
 from __future__ import annotations
@@ -11,20 +18,54 @@ import logging
 import re
 from typing import Any
 
-_PAN_CANDIDATE = re.compile(r"(?<![0-9])(?:[0-9][ -]?){12,18}[0-9](?![0-9])")
-_SECRET_KEY_NAMES = re.compile(
-    r"(pan|card_?number|otp|code|cvv|cvc|secret|password|token_pan|authorization|"
-    r"encrypted_card|wallet_payload|activation_data|encrypted_pass_data|signature|api_key)",
+MASK_PAN = "[PAN]"
+MASK = "[REDACTED]"
+PAN_MIN_DIGITS, PAN_MAX_DIGITS = 13, 19
+
+# Digit groups joined by single spaces or dashes; linear to match (a separator must sit
+# between two groups, so there is nothing to backtrack over). Digits right after "<digit>."
+# are a decimal fraction ("succeeded in 0.0150380000012345s"), not a card number.
+_DIGIT_RUN = re.compile(r"(?<![0-9])(?<![0-9]\.)[0-9]+(?:[ -][0-9]+)*")
+_DIGIT_GROUP = re.compile(r"[0-9]+")
+
+# One-time codes named in text, forwards ("code is 123456") and backwards ("123456 is your
+# code", the SMS templates' word order).
+_OTP_NAME = (r"(?:otp|one[-_ ]?time[-_ ]?(?:pass)?code|passcode|verification[-_ ]?code|"
+             r"security[-_ ]?code|code|pin|nambari)")
+_OTP_FORWARD = re.compile(
+    rf"(?P<key>\b{_OTP_NAME}\b(?:[\s\"':=]|\bis\b|\bni\b){{0,12}})"
+    r"(?P<value>(?<![0-9])[0-9]{4,8})(?![0-9])",
     re.IGNORECASE,
 )
-# key=value / "key": "value" pairs whose key names a secret.
+_OTP_BACKWARD = re.compile(
+    r"(?<![0-9])(?P<value>[0-9]{4,8})(?![0-9])"
+    r"(?P<rest>\s+(?:is\s+your|ni\s+nambari)\b)",
+    re.IGNORECASE,
+)
+# key=value / "key": "value" pairs in text whose key names a secret ("client_secret=" too,
+# but not "span=" or "company=").
 _SECRET_PAIR = re.compile(
-    r"""(?P<key>["']?(?:otp|one_time_code|cvv|password|secret|api_key|pan)["']?\s*[:=]\s*)"""
+    r"""(?P<key>["']?(?<![A-Za-z0-9])(?:otp|one_time_code|cvv|cvc|password|passwd|secret|"""
+    r"""api_key|pan|"""
+    r"""card_number|shared_secret|private_key)["']?\s*[:=]\s*)"""
     r"""(?P<q>["']?)(?P<value>[^"',\s}]+)(?P=q)""",
     re.IGNORECASE,
 )
-MASK_PAN = "[PAN]"
-MASK = "[REDACTED]"
+# Keys (normalised to snake_case) whose values are secrets as a whole.
+_SECRET_KEY = re.compile(
+    r"(?:^|_)(?:pan|card_?number|otp|one_time_code|otp_code|cvv2?|cvc|password|passwd|"
+    r"secret|api_?key|authorization|cookie|token_pan|encrypted_card|wallet_payload|"
+    r"activation_data|encrypted_pass_data|opaque_payment_card|signature|private_key|"
+    r"sessionid|csrftoken|context_sealed)(?:_|$)"
+)
+# ...unless the key names a harmless fact about the secret (its last four, its keyed
+# fingerprint, a count or a time), which operations need in logs.
+_HARMLESS_KEY_SUFFIX = re.compile(
+    r"_(?:last4|fingerprint|attempts|attempts_left|sends|sent_at|expires_at|status|reason|"
+    r"erased_reason|count|id|hash_version|header_names)$"
+)
+_CODE_KEYS = frozenset({"code", "otp", "pin"})
+_ONLY_DIGITS_4_TO_8 = re.compile(r"^\s*[0-9]{4,8}\s*$")
 
 
 def luhn_valid(digits: str) -> bool:
@@ -39,42 +80,106 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
-def _mask_pan_match(match: re.Match) -> str:
-    digits = re.sub(r"[ -]", "", match.group(0))
-    if 13 <= len(digits) <= 19 and luhn_valid(digits):
-        return MASK_PAN
-    return match.group(0)
+def _pan_spans(run: str) -> list[tuple[int, int]]:
+    """Spans of `run` to mask: every stretch of whole groups holding a Luhn-valid PAN."""
+    groups = [(m.start(), m.end()) for m in _DIGIT_GROUP.finditer(run)]
+    spans: list[tuple[int, int]] = []
+    for first in range(len(groups)):
+        digits = ""
+        for last in range(first, len(groups)):
+            start, end = groups[last]
+            digits += run[start:end]
+            if len(digits) > PAN_MAX_DIGITS:
+                break
+            if len(digits) >= PAN_MIN_DIGITS and luhn_valid(digits):
+                spans.append((groups[first][0], end))
+    merged: list[tuple[int, int]] = []
+    for span in sorted(spans):
+        if merged and span[0] <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], span[1]))
+        else:
+            merged.append(span)
+    return merged
+
+
+def _mask_run(match: re.Match) -> str:
+    run = match.group(0)
+    if sum(c.isdigit() for c in run) < PAN_MIN_DIGITS:
+        return run
+    out, position = [], 0
+    for start, end in _pan_spans(run):
+        out.append(run[position:start])
+        out.append(MASK_PAN)
+        position = end
+    out.append(run[position:])
+    return "".join(out)
+
+
+def mask_pans(text: str) -> str:
+    return _DIGIT_RUN.sub(_mask_run, text)
 
 
 def redact_text(text: str) -> str:
     if not text:
         return text
-    text = _PAN_CANDIDATE.sub(_mask_pan_match, text)
+    # PANs first: a code pattern must never split a PAN and leave part of it behind.
+    text = mask_pans(text)
+    text = _OTP_FORWARD.sub(lambda m: m.group("key") + MASK, text)
+    text = _OTP_BACKWARD.sub(lambda m: MASK + m.group("rest"), text)
     return _SECRET_PAIR.sub(lambda m: f"{m.group('key')}{m.group('q')}{MASK}{m.group('q')}", text)
 
 
+def _normalise_key(key: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", key).lower())
+
+
+def is_secret_key(key: str) -> bool:
+    name = _normalise_key(key)
+    return bool(_SECRET_KEY.search(name)) and not _HARMLESS_KEY_SUFFIX.search(name)
+
+
 def redact(value: Any, _depth: int = 0) -> Any:
-    """Deep copy of a JSON-like value with secrets masked (keys and text)."""
-    if _depth > 20:
-        return MASK
+    """Deep copy of a JSON-like value with secrets masked (by key and in every string)."""
+    if _depth > 30:
+        return MASK  # deeper than any event we build: refuse rather than walk forever
     if isinstance(value, str):
         return redact_text(value)
+    if isinstance(value, bytes):
+        return redact_text(value.decode("utf-8", "replace"))
     if isinstance(value, dict):
-        out = {}
-        for key, item in value.items():
-            if isinstance(key, str) and _SECRET_KEY_NAMES.search(key) and item not in (None, ""):
-                out[key] = MASK if not isinstance(item, (dict, list)) else redact(item, _depth + 1)
-                if not isinstance(item, (dict, list)):
-                    continue
-            out[key] = redact(item, _depth + 1)
-        return out
-    if isinstance(value, (list, tuple)):
+        return {(redact_text(key) if isinstance(key, str) else key):
+                _redact_item(key if isinstance(key, str) else str(key), item, _depth)
+                for key, item in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
         return [redact(item, _depth + 1) for item in value]
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        # A card number held as a number ({"pan": ...} aside, e.g. in a list).
+        digits = str(value)
+        if PAN_MIN_DIGITS <= len(digits) <= PAN_MAX_DIGITS and luhn_valid(digits):
+            return MASK_PAN
     return value
 
 
+def _redact_item(name: str, item: Any, depth: int) -> Any:
+    """One value of a mapping, judged by its key as well as by its content."""
+    if item in (None, "", [], {}) or isinstance(item, bool):
+        return item
+    if is_secret_key(name):
+        return MASK
+    if (name.lower() in _CODE_KEYS and isinstance(item, (str, int))
+            and _ONLY_DIGITS_4_TO_8.match(str(item))):
+        return MASK  # {"code": "123456"}: a one-time code under a plain name
+    return redact(item, depth + 1)
+
+
 class RedactionFilter(logging.Filter):
-    """Renders the message once, masks it, and drops args so nothing unmasked remains."""
+    """Renders the message once, masks it, and drops args so nothing unmasked remains.
+
+    Attached to every handler (settings.LOGGING), because a logger-level filter does not
+    see records propagated from child loggers. Extra fields and the formatted traceback
+    are masked too; the traceback is rendered here and exc_info dropped, so no formatter
+    can render the unmasked one again.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
@@ -86,7 +191,7 @@ class RedactionFilter(logging.Filter):
         for name, item in list(record.__dict__.items()):
             if name in _LOG_RECORD_ATTRS:
                 continue
-            record.__dict__[name] = redact(item) if isinstance(item, (str, dict, list)) else item
+            record.__dict__[name] = _redact_extra(name, item)
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
@@ -94,7 +199,17 @@ class RedactionFilter(logging.Filter):
             # ever written (a traceback can quote a local variable holding a PAN).
             record.exc_text = redact_text(record.exc_text)
             record.exc_info = None
+        if record.stack_info:
+            record.stack_info = redact_text(record.stack_info)
         return True
+
+
+def _redact_extra(name: str, item: Any) -> Any:
+    if item is not None and not isinstance(item, (bool, int, float, str, bytes, dict, list,
+                                                  tuple, set, frozenset)):
+        # Formatters would str() it; a repr can quote a card number, so mask that text.
+        item = str(item)
+    return _redact_item(name, item, 0)
 
 
 _LOG_RECORD_ATTRS = frozenset(

@@ -7,3 +7,7 @@ class ProvisioningConfig(AppConfig):
 
     def ready(self):
         from . import transition_log  # noqa: F401  (connects the post_transition receiver)
+        from config import metrics
+
+        # Transition, task and notification counters; database gauges on /metrics.
+        metrics.register_default_collectors()

@@ -16,6 +16,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
+from tokens.fields import EncryptedJSONField
+
 
 class State(models.TextChoices):
     RECEIVED = "received"
@@ -80,8 +82,9 @@ class ProvisioningRequest(ConcurrentTransitionMixin, models.Model):
     attempts = models.PositiveIntegerField(default=0)
     redrives = models.PositiveIntegerField(default=0)
 
-    # The wallet payload (sealed by tokens.vault) and when it is erased.
-    wallet_payload_sealed = models.TextField(blank=True, default="")
+    # The wallet payload, sealed at rest (tokens.fields: AES-256-GCM, bound to this row),
+    # and when it is erased (set to None).
+    wallet_payload = EncryptedJSONField()
     wallet_payload_expires_at = models.DateTimeField(null=True, blank=True)
     wallet_payload_erased_reason = models.CharField(max_length=32, blank=True, default="")
     # Step-up (yellow path): the one-time code as a keyed hash, never the code itself.
@@ -114,7 +117,7 @@ class ProvisioningRequest(ConcurrentTransitionMixin, models.Model):
             models.Index(
                 fields=["wallet_payload_expires_at"],
                 name="pr_payload_expiry_idx",
-                condition=~Q(wallet_payload_sealed=""),
+                condition=Q(wallet_payload__isnull=False),
             ),
         ]
         permissions = [

@@ -23,6 +23,18 @@ def SCHEDULES() -> list[dict]:  # noqa: N802 - same name in every app's schedule
             "every_seconds": settings.RECONCILE_INTERVAL_SECONDS,
             "queue": "reconciliation",
         },
+        {
+            "name": "expire overdue step-ups and re-drive verified ones",
+            "task": "provisioning.tasks.reconcile_step_ups_task",
+            "every_seconds": settings.RECONCILE_INTERVAL_SECONDS,
+            "queue": "reconciliation",
+        },
+        {
+            "name": "erase expired wallet payloads",
+            "task": "provisioning.tasks.reconcile_wallet_payloads_task",
+            "every_seconds": settings.PAYLOAD_ERASE_INTERVAL_SECONDS,
+            "queue": "reconciliation",
+        },
     ]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import random
+from datetime import timedelta
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +51,7 @@ def create_provisioning_request(new: NewRequest) -> ProvisioningRequest:
     from .tasks import check_eligibility_task
 
     with transaction.atomic():
+        _refuse_double_token(new)
         request = ProvisioningRequest.objects.create(
             customer_id=new.customer_id,
             card_id=new.card_id,
@@ -65,6 +67,42 @@ def create_provisioning_request(new: NewRequest) -> ProvisioningRequest:
     logger.info("provisioning request received",
                 extra={"request_id": str(request.id), "wallet": new.wallet})
     return request
+
+
+class AlreadyProvisioned(StateConflict):
+    code = "already_provisioned"
+    message = "This card already has a live token in this wallet on this device."
+
+
+class ProvisioningInProgress(StateConflict):
+    code = "provisioning_in_progress"
+    message = "This card is already being added to this wallet on this device."
+
+
+def _refuse_double_token(new: NewRequest) -> None:
+    """One live token (or one push under way) per card, wallet and device.
+
+    A transaction-scoped advisory lock on the tuple serialises two concurrent pushes of
+    the same card, so both cannot pass this check; the partial unique constraint on
+    Token backs it up for whatever slips past (a re-driven old request).
+    """
+    from django.db import connection
+
+    from tokens.services import live_token_for
+
+    if connection.vendor == "postgresql":
+        key = f"push:{new.customer_id}:{new.card_id}:{new.wallet}:{new.device_id}"
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
+    if live_token_for(new.customer_id, new.card_id, new.wallet, new.device_id):
+        raise AlreadyProvisioned(details={"card_id": new.card_id, "wallet": new.wallet})
+    in_progress = ProvisioningRequest.objects.filter(
+        customer_id=new.customer_id, card_id=new.card_id, wallet=new.wallet,
+        device_id=new.device_id,
+        state__in=[*MOVING_STATES, State.STEP_UP_REQUIRED],
+    ).values_list("pk", flat=True).first()
+    if in_progress:
+        raise ProvisioningInProgress(details={"provisioning_request_id": str(in_progress)})
 
 
 # --- selectors ------------------------------------------------------------------------
@@ -146,6 +184,12 @@ def request_token(request_id) -> None:
 
     card = IssuerClient().card_data(card_id=request.card_id, customer_id=request.customer_id)
     fingerprint = vault.pan_fingerprint(card.pan)
+    if request.state == State.ELIGIBLE and _live_token_for_same_pan(request, fingerprint):
+        # The same card under another card id (a reissued id, a second account view):
+        # the keyed fingerprint finds it without the PAN ever being stored.
+        fail_request(request_id, "already_provisioned",
+                     "This card already has a live token in this wallet on this device.")
+        return
 
     if request.state == State.ELIGIBLE:
         with transaction.atomic():
@@ -170,6 +214,15 @@ def request_token(request_id) -> None:
     del card  # the PAN leaves memory with the call object
     decision = TokenServiceClient().provision(call)
     apply_decision(request_id, decision, by=Trigger.WORKER)
+
+
+def _live_token_for_same_pan(request: ProvisioningRequest, fingerprint: str) -> bool:
+    from tokens.models import Token, TokenState
+
+    return Token.objects.filter(
+        pan_fingerprint=fingerprint, wallet=request.wallet, device_id=request.device_id,
+        state__in=[TokenState.ACTIVE, TokenState.SUSPENDED],
+    ).exists()
 
 
 def apply_decision(request_id, decision, *, by: str) -> bool:
@@ -198,6 +251,9 @@ def apply_decision(request_id, decision, *, by: str) -> bool:
             request.require_step_up(by=by, reason="token_service_yellow")
             _store_wallet_payload(request, decision.wallet_payload)
             request.save()
+            from . import step_up
+
+            step_up.start(request)  # code issued and its SMS queued in this transaction
         else:
             request.decline(by=by, reason="token_service_declined",
                             message="The card could not be added to this wallet.")
@@ -206,13 +262,9 @@ def apply_decision(request_id, decision, *, by: str) -> bool:
 
 
 def _store_wallet_payload(request: ProvisioningRequest, payload: dict | None) -> None:
-    from tokens import vault
-
     if not payload:
         return
-    request.wallet_payload_sealed = vault.seal_json(
-        payload, vault.context_for(request, "wallet_payload")
-    )
+    request.wallet_payload = payload  # sealed by the field on save, bound to this row
     request.wallet_payload_expires_at = timezone.now() + settings.WALLET_PAYLOAD_TTL
     request.wallet_payload_erased_reason = ""
 
@@ -350,3 +402,82 @@ def redrive_due_requests(limit: int | None = None) -> dict[str, int]:
     if counts["redriven"] or counts["failed"]:
         logger.info("re-drove stuck requests", extra=counts)
     return counts
+
+
+# --- step-up follow-ups ------------------------------------------------------------------
+
+def retry_delay_for_step_up(request_id) -> float | None:
+    """Backoff for a failed activation attempt; None once the row's attempts are spent."""
+    attempts = ProvisioningRequest.objects.filter(pk=request_id).values_list(
+        "attempts", flat=True).first()
+    if attempts is None or attempts >= settings.OUTSIDE_MAX_ATTEMPTS:
+        return None
+    return retry_delay(attempts)
+
+
+def decline_step_up(request_id, code: str, *, by: str = Trigger.WORKER) -> bool:
+    """A verified step-up whose token could not be activated ends declined, not stuck."""
+    with transaction.atomic():
+        request = lock_objects.provisioning_request_for_update(request_id)
+        try:
+            request.decline(by=by, reason=code,
+                            message="The token could not be activated after the one-time code.")
+        except TransitionNotAllowed:
+            return False
+        request.save()
+    return True
+
+
+def sweep_step_ups(limit: int | None = None) -> dict[str, int]:
+    """Beat: expire overdue codes; re-drive (or give up on) verified step-ups whose
+    activation has not finished. Safe to run twice at once (SKIP LOCKED)."""
+    from tokens.tasks import activate_step_up_token_task
+
+    from . import step_up
+
+    limit = limit or settings.RECONCILE_BATCH_SIZE
+    now = timezone.now()
+    counts = {"expired": 0, "reactivated": 0, "declined": 0}
+    with transaction.atomic():
+        for request in lock_objects.due_requests_for_update([State.STEP_UP_REQUIRED], now, limit):
+            if request.otp_expires_at is not None:
+                if request.otp_expires_at <= now:
+                    step_up.expire_step_up(request.pk, by=Trigger.BEAT)
+                    counts["expired"] += 1
+                else:  # a resend moved the deadline
+                    ProvisioningRequest.objects.filter(pk=request.pk).update(
+                        due_at=request.otp_expires_at)
+                continue
+            if request.redrives >= settings.MAX_REDRIVES:
+                request.decline(by=Trigger.BEAT, reason="token_activation_failed",
+                                message="The token could not be activated.")
+                request.save()
+                counts["declined"] += 1
+                continue
+            ProvisioningRequest.objects.filter(pk=request.pk).update(
+                redrives=F("redrives") + 1, attempts=0,
+                due_at=now + timedelta(seconds=settings.STEP_UP_ACTIVATION_STUCK_SECONDS))
+            activate_step_up_token_task.delay_on_commit(str(request.pk))
+            counts["reactivated"] += 1
+    if any(counts.values()):
+        logger.info("step-up sweep", extra=counts)
+    return counts
+
+
+# --- wallet payloads ------------------------------------------------------------------------
+
+def erase_expired_wallet_payloads(limit: int | None = None) -> int:
+    """Beat: erase wallet payloads past their time; the API then says `expired`."""
+    limit = limit or settings.RECONCILE_BATCH_SIZE
+    now = timezone.now()
+    ids = list(
+        ProvisioningRequest.objects.filter(wallet_payload__isnull=False,
+                                           wallet_payload_expires_at__lte=now)
+        .order_by("wallet_payload_expires_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    erased = ProvisioningRequest.objects.filter(pk__in=ids, wallet_payload__isnull=False).update(
+        wallet_payload=None, wallet_payload_erased_reason="expired")
+    if erased:
+        logger.info("wallet payloads erased", extra={"count": erased})
+    return erased

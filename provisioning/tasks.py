@@ -54,3 +54,13 @@ def poll_decision_task(self, request_id: str) -> None:
 @shared_task(acks_late=True, ignore_result=True)
 def reconcile_stuck_requests_task() -> dict:
     return services.redrive_due_requests()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def reconcile_step_ups_task() -> dict:
+    return services.sweep_step_ups()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def reconcile_wallet_payloads_task() -> int:
+    return services.erase_expired_wallet_payloads()

@@ -7,10 +7,14 @@ tokens/services.py calls the token service and then the transition.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timezone as dt_timezone
 
 from django.db import models
 from django.db.models import Q
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+
+
+_NEVER = datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
 
 
 class TokenState(models.TextChoices):
@@ -40,6 +44,9 @@ class Token(ConcurrentTransitionMixin, models.Model):
     last_event_at = models.DateTimeField(null=True, blank=True)
     # Lifecycle operations asked of the token service, to make idempotency keys unique.
     operations_requested = models.PositiveIntegerField(default=0)
+    # When beat last compared this token with the token service; "never" is the epoch,
+    # so the reconciliation query is a plain range scan on a partial index.
+    last_reconciled_at = models.DateTimeField(default=_NEVER)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -49,8 +56,18 @@ class Token(ConcurrentTransitionMixin, models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["customer_id", "-created_at"], name="token_customer_idx"),
-            models.Index(fields=["state_changed_at"], name="token_live_idx",
+            # Beat's reconciliation walks live tokens, least recently compared first.
+            models.Index(fields=["last_reconciled_at"], name="token_reconcile_idx",
                          condition=~Q(state="deleted")),
+        ]
+        constraints = [
+            # One live token per card, wallet and device: a second concurrent push that
+            # slips past the API check fails here instead of making a double token.
+            models.UniqueConstraint(
+                fields=["customer_id", "card_id", "wallet", "device_id"],
+                condition=Q(state__in=["active", "suspended"]),
+                name="token_one_live_per_card_wallet_device",
+            ),
         ]
         permissions = [("act_on_token", "Can suspend, resume or delete a token")]
 

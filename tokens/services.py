@@ -1,14 +1,38 @@
-"""Token use cases: create the token row for a decision, and (later) its lifecycle."""
+"""Token use cases: create the token for a decision, activate it after step-up, change
+its lifecycle at the customer's (or operations') request, apply the token service's
+events, and reconcile with the token service.
+
+The token service owns the truth: our FSM moves after the token service has answered
+(or told us by webhook), never before.
+"""
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
-from provisioning.models import ProvisioningRequest
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django_fsm import TransitionNotAllowed, can_proceed
+from prometheus_client import Counter
+
+from config.errors import NotFound, StateConflict
+from config.outside import PermanentError
+from provisioning.models import ProvisioningRequest, State, Trigger
 
 from .models import Token, TokenState
 
 logger = logging.getLogger(__name__)
+
+RECONCILE_DRIFT = Counter("token_reconcile_drift_total",
+                          "Tokens whose state differed from the token service's",
+                          ["from_state", "to_state"])
+
+OPERATIONS = {"suspend": "suspend", "resume": "resume", "delete": "delete_token"}
+_REMOTE_TO_LOCAL = {"INACTIVE": TokenState.INACTIVE, "ACTIVE": TokenState.ACTIVE,
+                    "SUSPENDED": TokenState.SUSPENDED, "DELETED": TokenState.DELETED}
 
 
 def create_token(request: ProvisioningRequest, decision, *, active: bool, by: str) -> Token:
@@ -35,6 +59,139 @@ def create_token(request: ProvisioningRequest, decision, *, active: bool, by: st
     return token
 
 
+# --- selectors ------------------------------------------------------------------------
+
+def get_customer_token(customer_id: str, token_id) -> Token:
+    from django.core.exceptions import ValidationError
+
+    try:
+        return Token.objects.get(pk=token_id, customer_id=customer_id)
+    except (Token.DoesNotExist, ValueError, ValidationError):
+        raise NotFound("No such token.") from None
+
+
+def live_token_for(customer_id: str, card_id: str, wallet: str, device_id: str) -> Token | None:
+    return Token.objects.filter(
+        customer_id=customer_id, card_id=card_id, wallet=wallet, device_id=device_id,
+        state__in=[TokenState.ACTIVE, TokenState.SUSPENDED],
+    ).first()
+
+
+# --- step-up activation -------------------------------------------------------------------
+
+def activate_after_step_up(request_id) -> None:
+    """After a right one-time code: activate at the token service, then provision."""
+    from provisioning import lock_objects
+
+    from .token_service import TokenServiceClient
+
+    request = ProvisioningRequest.objects.select_related("token").get(pk=request_id)
+    if request.state != State.STEP_UP_REQUIRED or request.otp_expires_at is not None:
+        logger.info("no-op: nothing to activate", extra={"request_id": str(request_id),
+                                                          "state": request.state})
+        return
+    ProvisioningRequest.objects.filter(pk=request_id).update(attempts=F("attempts") + 1)
+    token = request.token
+    try:
+        TokenServiceClient().change_token(token.token_ref, "activate",
+                                          idempotency_key=f"{request_id}:activate")
+    except PermanentError as exc:
+        if exc.code != "invalid_state":
+            raise
+        # Already active there (an earlier attempt got through): carry on and align.
+    with transaction.atomic():
+        request = lock_objects.provisioning_request_for_update(request_id)
+        if request.state != State.STEP_UP_REQUIRED:
+            return
+        token = Token.objects.select_for_update().get(pk=token.pk)
+        if token.state == TokenState.INACTIVE:
+            token.activate(by=Trigger.WORKER, reason="step_up_verified")
+            token.save()
+        request.mark_provisioned(by=Trigger.WORKER, reason="step_up_verified")
+        request.save()
+
+
+# --- lifecycle requested by the customer or operations --------------------------------------
+
+def request_token_change(token_id, operation: str, *, by: str, actor=None,
+                         customer_id: str | None = None, reason: str = "") -> Token:
+    """Accept a suspend/resume/delete: check it is legal now, enqueue the token-service
+    call. The FSM moves when the token service has done it (202 semantics)."""
+    from .tasks import change_token_task
+
+    if operation not in OPERATIONS:
+        raise StateConflict(f"Unknown operation {operation!r}.", code="invalid_operation")
+    with transaction.atomic():
+        filters = {"pk": token_id} | ({"customer_id": customer_id} if customer_id else {})
+        try:
+            token = Token.objects.select_for_update().get(**filters)
+        except (Token.DoesNotExist, ValueError):
+            raise NotFound("No such token.") from None
+        if not can_proceed(getattr(token, OPERATIONS[operation])):
+            raise StateConflict(f"A token in state '{token.state}' cannot be {operation}d.",
+                                code="invalid_token_state", details={"state": token.state})
+        Token.objects.filter(pk=token.pk).update(operations_requested=F("operations_requested") + 1)
+        sequence = token.operations_requested + 1
+        change_token_task.delay_on_commit(str(token.pk), operation, sequence,
+                                          by=str(by), actor=getattr(actor, "username", "") or "",
+                                          reason=reason)
+    logger.info("token change requested", extra={"token_id": str(token.pk),
+                                                  "operation": operation, "trigger": str(by)})
+    return token
+
+
+def apply_token_change(token_id, operation: str, sequence: int, *, by: str = Trigger.WORKER,
+                       actor: str = "", reason: str = "") -> bool:
+    """Worker side: ask the token service (idempotent per request), then move our FSM."""
+    from .token_service import TokenServiceClient
+
+    token = Token.objects.get(pk=token_id)
+    if not can_proceed(getattr(token, OPERATIONS[operation])):
+        logger.info("no-op: token already moved", extra={"token_id": str(token_id),
+                                                          "state": token.state})
+        return False
+    client = TokenServiceClient()
+    try:
+        remote = client.change_token(token.token_ref, operation,
+                                     idempotency_key=f"{token.pk}:{operation}:{sequence}",
+                                     reason=reason)
+        target = _REMOTE_TO_LOCAL[remote.status]
+    except PermanentError as exc:
+        if exc.code != "invalid_state" and exc.status != 404:
+            raise
+        # The token service refuses because the token is already elsewhere (a wallet-side
+        # change we have not heard of yet): align with what it says.
+        remote = client.get_token(token.token_ref)
+        target = _REMOTE_TO_LOCAL[remote.status] if remote else TokenState.DELETED
+    return _align(token_id, target, by=by, actor=actor, reason=reason or operation)
+
+
+def _align(token_id, target: str, *, by: str, actor="", reason: str = "") -> bool:
+    """Move our token to `target` along legal transitions; True if it moved."""
+    path = {
+        (TokenState.INACTIVE, TokenState.ACTIVE): ["activate"],
+        (TokenState.INACTIVE, TokenState.SUSPENDED): ["activate", "suspend"],
+        (TokenState.ACTIVE, TokenState.SUSPENDED): ["suspend"],
+        (TokenState.SUSPENDED, TokenState.ACTIVE): ["resume"],
+    }
+    with transaction.atomic():
+        token = Token.objects.select_for_update().get(pk=token_id)
+        source = token.state
+        if source == target or source == TokenState.DELETED:
+            return False
+        moves = ["delete_token"] if target == TokenState.DELETED else path.get((source, target))
+        if not moves:
+            logger.warning("token cannot move to the token service's state",
+                           extra={"token_id": str(token_id), "from": source, "to": target})
+            return False
+        for move in moves:
+            getattr(token, move)(by=by, actor=actor or None, reason=reason)
+        token.save()
+    return True
+
+
+# --- events from the token service ----------------------------------------------------------
+
 _LIFECYCLE_TRANSITIONS = {
     "token.suspended": "suspend",
     "token.resumed": "resume",
@@ -45,11 +202,6 @@ _LIFECYCLE_TRANSITIONS = {
 def apply_lifecycle_event(event: dict, created_at) -> str:
     """Apply a token-service lifecycle event; an event older than the newest one applied
     never moves the token back. Returns the WebhookEvent outcome."""
-    from django.db import transaction
-    from django_fsm import TransitionNotAllowed
-
-    from provisioning.models import Trigger
-
     from .models import WebhookEvent
 
     data = event["data"]
@@ -58,7 +210,9 @@ def apply_lifecycle_event(event: dict, created_at) -> str:
         token = Token.objects.select_for_update().filter(token_ref=token_ref).first()
         if token is None:
             return WebhookEvent.Outcome.UNKNOWN_OBJECT
-        if token.last_event_at and created_at <= token.last_event_at:
+        # Strictly older only: event times are whole seconds, and two real changes in the
+        # same second (suspend, then resume) must both apply.
+        if token.last_event_at and created_at < token.last_event_at:
             logger.info("stale token event ignored",
                         extra={"token_id": str(token.pk), "event_id": event["id"]})
             return WebhookEvent.Outcome.IGNORED
@@ -77,3 +231,47 @@ def apply_lifecycle_event(event: dict, created_at) -> str:
             outcome = WebhookEvent.Outcome.IGNORED
         token.save()
     return outcome
+
+
+# --- beat: reconciliation -------------------------------------------------------------------
+
+def reconcile_tokens(limit: int | None = None) -> dict[str, int]:
+    """Compare the least recently checked live tokens with the token service and fix drift
+    by transitions whose trigger is beat. Claims rows with SKIP LOCKED so two copies of
+    the job never compare the same token."""
+    from .models import WebhookEvent
+    from .token_service import TokenServiceClient
+
+    limit = limit or settings.TOKEN_RECONCILE_BATCH_SIZE
+    now = timezone.now()
+    horizon = now - timedelta(seconds=settings.TOKEN_RECONCILE_EVERY_SECONDS)
+    with transaction.atomic():
+        claimed = list(
+            Token.objects.select_for_update(skip_locked=True)
+            .exclude(state=TokenState.DELETED)
+            .filter(last_reconciled_at__lt=horizon)
+            .order_by("last_reconciled_at")
+            .values_list("pk", "token_ref", "state")[:limit]
+        )
+        Token.objects.filter(pk__in=[pk for pk, _, _ in claimed]).update(last_reconciled_at=now)
+    counts = {"checked": 0, "drift": 0, "errors": 0}
+    client = TokenServiceClient()
+    for pk, token_ref, state in claimed:
+        counts["checked"] += 1
+        try:
+            remote = client.get_token(token_ref)
+        except Exception as exc:  # one bad token must not stop the batch
+            counts["errors"] += 1
+            logger.warning("token reconciliation call failed",
+                           extra={"token_id": str(pk), "error": type(exc).__name__})
+            continue
+        target = _REMOTE_TO_LOCAL[remote.status] if remote else TokenState.DELETED
+        if target != state and _align(pk, target, by=Trigger.BEAT, reason="reconciliation"):
+            counts["drift"] += 1
+            RECONCILE_DRIFT.labels(state, target).inc()
+    counts["unknown_events"] = WebhookEvent.objects.filter(
+        outcome=WebhookEvent.Outcome.UNKNOWN_OBJECT, received_at__gte=now - timedelta(days=1)
+    ).count()
+    if counts["drift"] or counts["errors"] or counts["unknown_events"]:
+        logger.warning("token reconciliation found differences", extra=counts)
+    return counts

@@ -101,6 +101,14 @@ def handle_event(event: dict) -> str:
 
     created_at = datetime.fromtimestamp(event["created"], tz=dt_timezone.utc)
     data = event["data"]
+    decision = None
+    if event["type"] == "provisioning.decision":
+        # Validated before the event id is recorded: a malformed event must not burn it.
+        try:
+            decision = Decision.from_body({k: data.get(k) for k in _DECISION_FIELDS}
+                                          | {"wallet_payload": data.get("wallet_payload")})
+        except Exception:
+            raise WebhookRejected(400, "malformed_event", "Decision is not valid.") from None
     object_ref = str(data.get("request_id") or data.get("token_ref") or "")[:64]
     try:
         with transaction.atomic():
@@ -114,12 +122,7 @@ def handle_event(event: dict) -> str:
         return "duplicate"
 
     outcome = WebhookEvent.Outcome.IGNORED
-    if event["type"] == "provisioning.decision":
-        try:
-            decision = Decision.from_body({k: data.get(k) for k in _DECISION_FIELDS}
-                                          | {"wallet_payload": data.get("wallet_payload")})
-        except Exception:
-            raise WebhookRejected(400, "malformed_event", "Decision is not valid.") from None
+    if decision is not None:
         try:
             moved = provisioning_services.apply_decision(
                 data.get("request_id"), decision, by=Trigger.WEBHOOK)

@@ -84,7 +84,13 @@ DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE",
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # The embedded laptop mode: several processes share one file, so wait on locks.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # WAL lets readers go on while a worker writes; IMMEDIATE takes the write lock at
+    # BEGIN, so two processes queue for it instead of failing with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update({
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    })
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -214,6 +220,21 @@ RECONCILE_INTERVAL_SECONDS = env.int("RECONCILE_INTERVAL_SECONDS", default=30)
 RECONCILE_BATCH_SIZE = env.int("RECONCILE_BATCH_SIZE", default=200)
 # Beat re-drives a request at most this many times before failing it (poison guard).
 MAX_REDRIVES = env.int("MAX_REDRIVES", default=10)
+
+# --- step-up by one-time code -----------------------------------------------------------
+OTP_TTL_SECONDS = env.int("OTP_TTL_SECONDS", default=600)
+OTP_MAX_ATTEMPTS = env.int("OTP_MAX_ATTEMPTS", default=3)
+OTP_MAX_RESENDS = env.int("OTP_MAX_RESENDS", default=3)
+OTP_RESEND_INTERVAL_SECONDS = env.int("OTP_RESEND_INTERVAL_SECONDS", default=60)
+# A verified step-up whose activation has not finished by then is re-driven by beat.
+STEP_UP_ACTIVATION_STUCK_SECONDS = env.int("STEP_UP_ACTIVATION_STUCK_SECONDS", default=60)
+
+# --- token reconciliation ---------------------------------------------------------------
+TOKEN_RECONCILE_INTERVAL_SECONDS = env.int("TOKEN_RECONCILE_INTERVAL_SECONDS", default=300)
+TOKEN_RECONCILE_BATCH_SIZE = env.int("TOKEN_RECONCILE_BATCH_SIZE", default=200)
+# A token is compared with the token service at most this often.
+TOKEN_RECONCILE_EVERY_SECONDS = env.int("TOKEN_RECONCILE_EVERY_SECONDS", default=3600)
+PAYLOAD_ERASE_INTERVAL_SECONDS = env.int("PAYLOAD_ERASE_INTERVAL_SECONDS", default=60)
 
 # --- celery ---------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")

@@ -4,6 +4,9 @@ Nothing here falls back to an embedded or generated value; a missing variable st
 the process at start with ImproperlyConfigured naming it.
 """
 
+import base64
+import binascii
+
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
@@ -49,6 +52,37 @@ if not JWT_PUBLIC_KEYS:  # noqa: F405
 if ENCRYPTION_ACTIVE_KEY_ID not in ENCRYPTION_KEYS:  # noqa: F405
     raise ImproperlyConfigured("ENCRYPTION_ACTIVE_KEY_ID must name a key in ENCRYPTION_KEYS")
 
+
+def _key_bytes(name: str, value: str, *, exactly: int | None = None, at_least: int = 32) -> bytes:
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ImproperlyConfigured(f"{name} must be base64") from None
+    if exactly is not None and len(raw) != exactly:
+        raise ImproperlyConfigured(f"{name} must be {exactly} bytes, not {len(raw)}")
+    if len(raw) < at_least:
+        raise ImproperlyConfigured(f"{name} must be at least {at_least} bytes")
+    return raw
+
+
+# Key material is checked at start, so a typo stops the deploy instead of the first
+# request that needs the key.
+_encryption_keys = {_key_bytes(f"ENCRYPTION_KEYS[{kid}]", b64, exactly=32)
+                    for kid, b64 in ENCRYPTION_KEYS.items()}  # noqa: F405
+if len(_encryption_keys) != len(ENCRYPTION_KEYS):  # noqa: F405
+    raise ImproperlyConfigured("ENCRYPTION_KEYS holds the same key under two ids")
+_fingerprint_key = _key_bytes("PAN_FINGERPRINT_KEY", PAN_FINGERPRINT_KEY)  # noqa: F405
+_otp_key = _key_bytes("OTP_HASH_KEY", OTP_HASH_KEY)  # noqa: F405
+if _fingerprint_key in _encryption_keys or _otp_key in _encryption_keys \
+        or _fingerprint_key == _otp_key:
+    raise ImproperlyConfigured("PAN_FINGERPRINT_KEY, OTP_HASH_KEY and every encryption key "
+                               "must be different keys")
+if JWT_ALGORITHM not in {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512",  # noqa: F405
+                         "ES256", "ES384", "EdDSA"}:
+    raise ImproperlyConfigured("JWT_ALGORITHM must be an asymmetric algorithm")
+if any("PRIVATE KEY" in pem for pem in JWT_PUBLIC_KEYS.values()):  # noqa: F405
+    raise ImproperlyConfigured("JWT_PUBLIC_KEYS must hold public keys only")
+
 # No dev signing key: mint_token refuses to run.
 JWT_DEV_SIGNING_KEY = None
 JWT_DEV_SIGNING_KID = None
@@ -62,6 +96,10 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
+CSRF_COOKIE_HTTPONLY = True
+# One TLS-terminating proxy in front by default: its X-Forwarded-For entry is the client.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1)
+REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_COUNT  # noqa: F405
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 STATIC_ROOT = env.str("STATIC_ROOT", default="/app/static")

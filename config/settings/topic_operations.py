@@ -2,6 +2,22 @@
 
 Imported at the end of base.py, so names defined there can be read (and lists such as
 INSTALLED_APPS or MIDDLEWARE extended in place) with `from .base import NAME`.
+Covers: the admin site for support and operations, worker metrics, the admin overview.
 """
 
-from .base import env  # noqa: F401
+from .base import INSTALLED_APPS, env
+
+# The admin is our own site (provisioning.admin_views.ServiceAdminSite): it adds the
+# overview page at /admin/overview/. Django's documented way to swap the default site is
+# an AdminConfig subclass in place of "django.contrib.admin".
+INSTALLED_APPS[INSTALLED_APPS.index("django.contrib.admin")] = (
+    "provisioning.admin_views.ServiceAdminConfig"
+)
+
+# Port of a Celery worker's /metrics (0: none). config/worker_metrics.py reads the
+# variable itself, before Django starts, because it decides how prometheus_client
+# counts across the prefork pool; it is repeated here to be seen in one place.
+WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
+
+# The admin overview's "outcomes" window.
+ADMIN_OVERVIEW_WINDOW_MINUTES = env.int("ADMIN_OVERVIEW_WINDOW_MINUTES", default=60)

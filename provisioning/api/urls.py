@@ -9,4 +9,8 @@ urlpatterns = [
          name="provisioning-request-detail"),
     path("provisioning-requests/<str:request_id>/cancel",
          views.ProvisioningRequestCancelView.as_view(), name="provisioning-request-cancel"),
+    path("provisioning-requests/<str:request_id>/verify",
+         views.ProvisioningRequestVerifyView.as_view(), name="provisioning-request-verify"),
+    path("provisioning-requests/<str:request_id>/resend-otp",
+         views.ProvisioningRequestResendOtpView.as_view(), name="provisioning-request-resend-otp"),
 ]

@@ -9,10 +9,14 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from provisioning import idempotency, services
+from provisioning import idempotency, services, step_up
 from provisioning.models import ProvisioningRequest, State, Wallet
 
-from .serializers import CreateProvisioningRequestSerializer, ProvisioningRequestSerializer
+from .serializers import (
+    CreateProvisioningRequestSerializer,
+    ProvisioningRequestSerializer,
+    VerifyOtpSerializer,
+)
 
 
 class RequestCursorPagination(CursorPagination):
@@ -118,3 +122,33 @@ def _plain(data):
     return json.loads(json.dumps(data, cls=JSONEncoder))
 
 
+
+
+class ProvisioningRequestVerifyView(APIView):
+    @extend_schema(request=VerifyOtpSerializer, responses={200: ProvisioningRequestSerializer},
+                   summary="Enter the one-time code of a step-up")
+    def post(self, request, request_id):
+        serializer = VerifyOtpSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        outcome = step_up.verify(request.user.customer_id, request_id,
+                                 serializer.validated_data["otp"])
+        if not outcome.accepted:
+            # The attempt was recorded and committed before this error is raised.
+            raise step_up.OtpInvalid(
+                {"otp_invalid": "The one-time code is not right.",
+                 "otp_expired": "The one-time code has expired; the request is expired.",
+                 "otp_attempts_exhausted": "Too many wrong codes; the request is declined.",
+                 }[outcome.error_code],
+                code=outcome.error_code,
+                details={"attempts_left": outcome.attempts_left, "state": outcome.request.state},
+            )
+        return Response(ProvisioningRequestSerializer(outcome.request).data)
+
+
+class ProvisioningRequestResendOtpView(APIView):
+    @extend_schema(request=None, responses={202: ProvisioningRequestSerializer},
+                   summary="Send a fresh one-time code (the old one stops working)")
+    def post(self, request, request_id):
+        updated = step_up.resend(request.user.customer_id, request_id)
+        return Response(ProvisioningRequestSerializer(updated).data,
+                        status=status.HTTP_202_ACCEPTED)

@@ -109,10 +109,9 @@ def test_green_decision_provisions_activates_token_and_seals_payload():
     token = Token.objects.get(provisioning_request=stored)
     assert token.state == TokenState.ACTIVE and token.token_ref == "tkn_1"
     assert token.pan_fingerprint == vault.pan_fingerprint(PAN)
-    assert PAN not in stored.wallet_payload_sealed
-    assert vault.open_json(stored.wallet_payload_sealed,
-                           vault.context_for(stored, "wallet_payload")) == {
-        "opaque_payment_card": "b3BhcXVl"}
+    sealed = ProvisioningRequest.objects.values_list("wallet_payload", flat=True).get(pk=stored.pk)
+    assert PAN not in sealed and "b3BhcXVl" not in sealed
+    assert stored.wallet_payload == {"opaque_payment_card": "b3BhcXVl"}
     path = [(r.from_state, r.to_state) for r in TransitionLog.objects.filter(object_id=stored.pk)]
     assert path == [("eligible", "token_requested"), ("token_requested", "provisioned")]
 
@@ -244,3 +243,36 @@ def test_operations_retry_puts_a_failed_request_back_to_received():
     assert stored.state == State.RECEIVED and stored.failure_code == ""
     row = TransitionLog.objects.get(object_id=request.pk)
     assert (row.trigger, row.actor) == (Trigger.ADMIN, "ops1")
+
+
+@pytest.mark.django_db
+def test_expired_wallet_payload_is_erased_and_the_api_says_why(api_client, customer_id):
+    request = ProvisioningRequestFactory(customer_id=customer_id, state=State.PROVISIONED)
+    request.wallet_payload = {"opaque_payment_card": "c2VjcmV0"}
+    request.wallet_payload_expires_at = timezone.now() - timedelta(seconds=1)
+    request.save()
+    fresh = ProvisioningRequestFactory(customer_id=customer_id, state=State.PROVISIONED)
+    fresh.wallet_payload = {"opaque_payment_card": "c3RpbGw="}
+    fresh.wallet_payload_expires_at = timezone.now() + timedelta(minutes=5)
+    fresh.save()
+    assert services.erase_expired_wallet_payloads() == 1
+    data = api_client.get(f"/api/v1/provisioning-requests/{request.pk}").json()
+    assert data["wallet_payload"] is None
+    assert data["wallet_payload_status"] == "expired"
+    kept = api_client.get(f"/api/v1/provisioning-requests/{fresh.pk}").json()
+    assert kept["wallet_payload"] == {"opaque_payment_card": "c3RpbGw="}
+    assert kept["wallet_payload_status"] == "available"
+
+
+@pytest.mark.django_db
+def test_same_pan_under_another_card_id_is_refused_by_fingerprint():
+    from tests.factories import TokenFactory
+
+    existing = TokenFactory(card_id="card_old_id", pan_fingerprint=vault.pan_fingerprint(PAN),
+                            state=TokenState.ACTIVE)
+    request = ProvisioningRequestFactory(state=State.ELIGIBLE, card_id="card_new_id",
+                                         wallet=existing.wallet, device_id=existing.device_id)
+    services.request_token(request.pk)
+    stored = ProvisioningRequest.objects.get(pk=request.pk)
+    assert (stored.state, stored.failure_code) == (State.FAILED, "already_provisioned")
+    assert StubTokenService.provision_calls == []

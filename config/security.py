@@ -1,0 +1,152 @@
+"""Request-level security shared by the API and admin: the client address behind trusted
+proxies, the request body limit, admin login lockout, and the admin groups.
+
+Settings live in config/settings/topic_security.py; docs/security.md maps each piece to
+the PCI DSS requirement it serves.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from axes.backends import AxesStandaloneBackend
+from django.conf import settings
+from django.http import HttpRequest, JsonResponse
+
+logger = logging.getLogger(__name__)
+
+
+# --- client address -------------------------------------------------------------------
+
+def client_ip(request: HttpRequest) -> str:
+    """The caller's address, trusting X-Forwarded-For only as far as our own proxies.
+
+    With TRUSTED_PROXY_COUNT = N, the last N entries of X-Forwarded-For were appended by
+    our proxies, so the client is the N-th from the right; anything left of it is what
+    the client sent and may be forged. With N = 0 the header is ignored entirely, so a
+    caller cannot dodge the per-IP limit or the admin lockout by inventing addresses.
+    """
+    remote = request.META.get("REMOTE_ADDR", "") or ""
+    hops = settings.TRUSTED_PROXY_COUNT
+    if hops <= 0:
+        return remote
+    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+                 if part.strip()]
+    if not forwarded:
+        return remote
+    return forwarded[-min(hops, len(forwarded))]
+
+
+# --- request body limit ---------------------------------------------------------------
+
+class RequestBodyLimitMiddleware:
+    """Refuses a body larger than REQUEST_MAX_BYTES before anything reads it.
+
+    Django enforces DATA_UPLOAD_MAX_MEMORY_SIZE only when `request.body` or form data is
+    read, but DRF's parsers stream the body and skip that check; a declared length over
+    the limit therefore gets the coded JSON error here (413), never a 500 and never a
+    parser holding megabytes in memory.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest):
+        # Imported here: config.errors loads DRF, whose settings load the throttles,
+        # which import this module.
+        from config.errors import error_body
+
+        declared = request.META.get("CONTENT_LENGTH") or "0"
+        try:
+            length = int(declared)
+        except ValueError:
+            return JsonResponse(error_body("bad_request", "Content-Length is not a number."),
+                                status=400)
+        if length < 0:
+            return JsonResponse(error_body("bad_request", "Content-Length is negative."),
+                                status=400)
+        if length > settings.REQUEST_MAX_BYTES:
+            logger.warning("request body over the limit refused",
+                           extra={"content_length": length, "path": request.path})
+            return JsonResponse(
+                error_body("payload_too_large", "The request body is too large.",
+                           {"max_bytes": settings.REQUEST_MAX_BYTES}),
+                status=413,
+            )
+        return self.get_response(request)
+
+
+# --- admin login lockout ----------------------------------------------------------------
+
+class AdminLoginRateLimitBackend(AxesStandaloneBackend):
+    """django-axes' lockout check, first in AUTHENTICATION_BACKENDS.
+
+    Every login over HTTP (the admin form) passes the request and is counted and locked
+    out by username and client address. A call without a request is not an HTTP login
+    (the test client's `login()`, a shell); axes would raise on it, so it is left to the
+    next backend, which is exactly what would happen without axes.
+    """
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if request is None:
+            return None
+        return super().authenticate(request, username=username, password=password, **kwargs)
+
+
+# --- admin groups -----------------------------------------------------------------------
+
+SERVICE_APPS = ("provisioning", "tokens", "notifications")
+# Audit records are evidence: nobody changes them in admin, operations included.
+READ_ONLY_MODELS = {("provisioning", "transitionlog"), ("tokens", "webhookevent"),
+                    ("provisioning", "idempotencykey")}
+OPERATIONS_ACTIONS = (
+    ("provisioning", "retry_provisioningrequest"),
+    ("provisioning", "cancel_provisioningrequest"),
+    ("provisioning", "expire_provisioningrequest"),
+    ("tokens", "act_on_token"),
+    ("notifications", "resend_notification"),
+)
+SUPPORT_GROUP = "support"
+OPERATIONS_GROUP = "operations"
+
+
+def sync_admin_groups(apps, schema_editor=None) -> dict[str, int]:
+    """Create or refresh the `support` and `operations` groups (a data migration step).
+
+    `support` may view every model of the service apps (admin shows masked data only) and
+    nothing else; `operations` may also change them (audit records excepted) and run the
+    custom actions. Permissions of a model that does not exist yet (an app still being
+    written) are skipped; running this again after its migration adds them. Returns the
+    number of permissions each group holds.
+    """
+    from django.contrib.auth.management import create_permissions
+
+    # Permissions are normally created after migrate (post_migrate); make sure they exist
+    # now, from the historical models, so the groups can be given them.
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = None
+
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+
+    view = Permission.objects.filter(content_type__app_label__in=SERVICE_APPS,
+                                     codename__startswith="view_")
+    change = Permission.objects.filter(content_type__app_label__in=SERVICE_APPS,
+                                       codename__startswith="change_")
+    for app_label, model in READ_ONLY_MODELS:
+        change = change.exclude(content_type__app_label=app_label, content_type__model=model)
+    actions = []
+    for app_label, codename in OPERATIONS_ACTIONS:
+        found = Permission.objects.filter(content_type__app_label=app_label,
+                                          codename=codename).first()
+        if found is not None:
+            actions.append(found)
+
+    support, _ = Group.objects.get_or_create(name=SUPPORT_GROUP)
+    support.permissions.set(list(view))
+    operations, _ = Group.objects.get_or_create(name=OPERATIONS_GROUP)
+    operations.permissions.set([*view, *change, *actions])
+    return {SUPPORT_GROUP: support.permissions.count(),
+            OPERATIONS_GROUP: operations.permissions.count()}

@@ -1,0 +1,37 @@
+"""Translation between the wallet app's JSON and the notification services."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from notifications.models import Channel, Device, Locale, Platform
+
+
+class _NoUnknownFields(serializers.Serializer):
+    def validate(self, attrs):
+        unknown = set(getattr(self, "initial_data", {}) or {}) - set(self.fields)
+        if unknown:
+            raise serializers.ValidationError({name: "Unknown field." for name in sorted(unknown)})
+        return attrs
+
+
+class RegisterDeviceSerializer(_NoUnknownFields):
+    device_id = serializers.RegexField(max_length=128, regex=r"^[A-Za-z0-9_.:-]+$")
+    # FCM and APNs tokens are printable ASCII; the gateway decides whether one is alive.
+    push_token = serializers.RegexField(max_length=512, regex=r"^[\x21-\x7e]+$")
+    platform = serializers.ChoiceField(choices=Platform.choices)
+
+
+class DeviceSerializer(serializers.ModelSerializer):
+    """A registered device, without its push token (the app holds it; nobody else needs it)."""
+
+    class Meta:
+        model = Device
+        fields = ["device_id", "platform", "created_at", "updated_at"]
+
+
+class PreferencesSerializer(_NoUnknownFields):
+    """Read from a CustomerProfile (stored, or the defaults for a customer who set none)."""
+
+    locale = serializers.ChoiceField(choices=Locale.choices, required=False)
+    preferred_channel = serializers.ChoiceField(choices=Channel.choices, required=False)

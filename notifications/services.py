@@ -1,0 +1,386 @@
+"""Notification use cases: queue a message inside the caller's transaction, send it once,
+drain what got stranded, and the customer's devices and preferences.
+
+Sending is claim → send → record, each step its own short transaction and the gateway
+call outside any:
+
+1. claim: the pending, due row moves to `sending` under a SKIP LOCKED row lock, so of
+   two dispatchers racing on one row exactly one gets it; the other does nothing.
+2. send: one gateway call, no lock held.
+3. record: `sent` with the provider's message id, or a retry, a fallback, a failure.
+
+Delivery is at least once, and the one window where a message can go twice is narrow:
+the gateway accepted it and this process died (or its database write failed) before
+step 3 committed. The row then stays `sending` until its claim lapses
+(NOTIFICATION_SENDING_LEASE_SECONDS) and beat sends it again under the same
+`reference`, so the duplicate is visible at the gateway. The same holds for a gateway
+that times out after accepting. Neither gateway takes an idempotency key, so closing
+the window would need the gateway's help; keeping it to one call wide is what we can do.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django_fsm import ConcurrentTransition, TransitionNotAllowed
+from prometheus_client import Counter
+
+from config.errors import StateConflict
+from config.outside import PermanentError, TransientError
+from tokens import vault
+
+from . import lock_objects, templates
+from .channels import PushGatewayClient, Sent, SmsGatewayClient
+from .models import (
+    Channel,
+    CustomerProfile,
+    Device,
+    Notification,
+    Status,
+    TemplateKey,
+)
+
+logger = logging.getLogger(__name__)
+
+NOTIFICATIONS_TOTAL = Counter(
+    "notifications_total", "Notification send outcomes",
+    ["channel", "outcome"],  # outcome: sent, retried, fell_back, failed
+)
+SEALED_FIELD = "context"  # the associated data names this field: vault.context_for(row, "context")
+
+
+# --- queueing: inside the caller's transaction, no I/O ------------------------------------
+
+def queue_event_notification(*, customer_id: str, object_id, event: str, template_key: str,
+                             context: dict[str, Any], msisdn: str = "") -> Notification:
+    """The outbox row for one event, sent after the caller's transaction commits.
+
+    Once per (object_id, event): a second call (the signal fired twice) returns the row
+    the first one added and enqueues nothing.
+    """
+    profile = _profile(customer_id)
+    return _add(Notification(
+        customer_id=customer_id,
+        object_id=object_id,
+        event=event,
+        template_key=template_key,
+        channel=profile.preferred_channel,
+        locale=profile.locale,
+        msisdn=msisdn or profile.msisdn,
+        context=context,
+    ))
+
+
+def queue_one_time_code(*, request, code: str, sequence: int) -> Notification:
+    """The SMS carrying a step-up code; call inside the request's transaction.
+
+    SMS only, whatever the customer prefers. The code is stored sealed for this row and
+    erased once the row is sent or has failed for good; it is never logged.
+    """
+    profile = _profile(request.customer_id)
+    expires_minutes = math.ceil(getattr(settings, "OTP_TTL_SECONDS", 600) / 60)
+    return _add(
+        Notification(
+            customer_id=request.customer_id,
+            object_id=request.pk,
+            event=f"otp:{sequence}",
+            template_key=TemplateKey.STEP_UP_CODE,
+            channel=Channel.SMS,
+            locale=profile.locale,
+            msisdn=request.customer_msisdn or profile.msisdn,
+            context={"wallet": request.wallet, "card_last4": request.card_last4,
+                     "expires_minutes": expires_minutes},
+        ),
+        secrets={"code": code},
+    )
+
+
+def _profile(customer_id: str) -> CustomerProfile:
+    """The stored profile, or the defaults (English, push) for a customer who set none."""
+    return (CustomerProfile.objects.filter(customer_id=customer_id).first()
+            or CustomerProfile(customer_id=customer_id))
+
+
+def _add(notification: Notification, secrets: dict[str, Any] | None = None) -> Notification:
+    from .tasks import send_notification_task
+
+    existing = Notification.objects.filter(object_id=notification.object_id,
+                                           event=notification.event).first()
+    if existing is not None:
+        _log_duplicate(existing)
+        return existing
+    if secrets:
+        notification.context_sealed = vault.seal_json(
+            secrets, vault.context_for(notification, SEALED_FIELD))
+    try:
+        # A savepoint: a concurrent twin winning the unique key must not spoil the
+        # caller's transaction (the state change it belongs to).
+        with transaction.atomic():
+            notification.save(force_insert=True)
+    except IntegrityError:
+        existing = Notification.objects.get(object_id=notification.object_id,
+                                            event=notification.event)
+        _log_duplicate(existing)
+        return existing
+    send_notification_task.delay_on_commit(str(notification.pk))
+    return notification
+
+
+def _log_duplicate(existing: Notification) -> None:
+    logger.info("notification already queued for this event",
+                extra={"notification_id": str(existing.pk), "event": existing.event})
+
+
+# --- dispatch -----------------------------------------------------------------------------
+
+class _Undeliverable(Exception):
+    """Nothing to send with, or nothing to send: a coded, permanent refusal of our own."""
+
+    def __init__(self, code: str):
+        super().__init__(code)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class _Claim:
+    notification: Notification
+    attempt: int  # fences the record step: a lapsed claim must not overwrite a newer one
+
+
+def dispatch(notification_id) -> float | None:
+    """Send one notification if it is due and nobody else is sending it.
+
+    Returns the seconds until its next try when a transient error left it pending, else
+    None (sent, failed, or not ours to send).
+    """
+    claim = _claim(notification_id)
+    if claim is None:
+        return None
+    try:
+        sent = _send(claim.notification)
+    except TransientError as error:
+        return _after_transient_error(claim, error)
+    except (PermanentError, _Undeliverable) as error:
+        return _after_refusal(claim, error.code)
+    _record(claim, lambda row: row.mark_sent(provider_message_id=sent.provider_message_id),
+            outcome="sent")
+    return None
+
+
+def _claim(notification_id) -> _Claim | None:
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            notification = lock_objects.due_notification_for_update(notification_id, now)
+            if notification is None:
+                return _not_ours(notification_id)
+            notification.claim(
+                lease=timedelta(seconds=settings.NOTIFICATION_SENDING_LEASE_SECONDS))
+            notification.save()
+    except ConcurrentTransition:
+        # Only where row locks are no-ops (SQLite, the embedded demo): the state check in
+        # the UPDATE caught the other dispatcher instead.
+        return _not_ours(notification_id)
+    return _Claim(notification, notification.attempts)
+
+
+def _not_ours(notification_id) -> None:
+    logger.info("no-op: notification is not pending, not due, or being sent",
+                extra={"notification_id": str(notification_id)})
+
+
+def _send(notification: Notification) -> Sent:
+    message = _render(notification)
+    if notification.channel == Channel.PUSH:
+        device = (Device.objects.filter(customer_id=notification.customer_id)
+                  .exclude(push_token="").order_by("-updated_at").first())
+        if device is None:
+            raise _Undeliverable("no_push_token")
+        try:
+            return PushGatewayClient().send(
+                device_token=device.push_token, title=message.title, body=message.body,
+                reference=notification.reference, event=notification.template_key)
+        except PermanentError as error:
+            if error.code == "push_unregistered":
+                # A dead token stays dead: later notifications go straight to SMS.
+                Device.objects.filter(pk=device.pk, push_token=device.push_token).delete()
+            raise
+    msisdn = notification.msisdn or _profile(notification.customer_id).msisdn
+    if not msisdn:
+        raise _Undeliverable("no_contact")
+    return SmsGatewayClient().send(to=msisdn, text=message.body,
+                                   reference=notification.reference)
+
+
+def _render(notification: Notification) -> templates.Message:
+    context = dict(notification.context)
+    try:
+        if notification.context_sealed:
+            context.update(vault.open_json(notification.context_sealed,
+                                           vault.context_for(notification, SEALED_FIELD)))
+        return templates.render(notification.template_key, notification.locale, context)
+    except (KeyError, ValueError, vault.VaultError) as error:
+        # Retrying renders the same thing again: a bug or a lost key, for operations.
+        logger.error("notification could not be rendered",
+                     extra={"notification_id": str(notification.pk),
+                            "error_type": type(error).__name__})
+        raise _Undeliverable("render_failed") from None
+
+
+def _after_transient_error(claim: _Claim, error: TransientError) -> float | None:
+    if claim.attempt < settings.NOTIFICATION_MAX_ATTEMPTS:
+        delay = retry_delay(claim.attempt)
+        _record(claim, lambda row: row.schedule_retry(error_code=error.code,
+                                                      delay=timedelta(seconds=delay)),
+                outcome="retried")
+        return delay
+    return _after_refusal(claim, "gateway_unavailable")
+
+
+def _after_refusal(claim: _Claim, code: str) -> float | None:
+    """A send that will not succeed on this channel: a push falls back to SMS, the rest fail.
+
+    The fallback stays on the same row rather than a new one: the event keeps one row and
+    one de-duplication key, the reference stays the same (a push that did arrive after all
+    and its SMS show as one reference twice instead of hiding as two messages), and admin
+    shows one history.
+    """
+    # Rendering fails the same way on every channel.
+    if claim.notification.channel == Channel.PUSH and code != "render_failed":
+        if _record(claim, lambda row: row.fall_back_to_sms(reason=code), outcome="fell_back"):
+            return dispatch(claim.notification.pk)
+        return None
+    _record(claim, lambda row: row.fail(error_code=code), outcome="failed")
+    return None
+
+
+def _record(claim: _Claim, move, *, outcome: str) -> bool:
+    """Apply the send's outcome, if the row is still ours; True when it was."""
+    notification = claim.notification
+    with transaction.atomic():
+        row = lock_objects.notification_for_update(notification.pk)
+        if row.status != Status.SENDING or row.attempts != claim.attempt:
+            # Our claim lapsed and beat handed the row to another dispatcher; its
+            # outcome is the one that counts.
+            logger.warning("notification claim lapsed before its outcome was recorded",
+                           extra={"notification_id": str(row.pk), "outcome": outcome})
+            return False
+        channel = row.channel
+        move(row)
+        row.save()
+    NOTIFICATIONS_TOTAL.labels(channel, outcome).inc()
+    log = logger.warning if outcome == "failed" else logger.info
+    log(f"notification {outcome.replace('_', ' ')}",
+        extra={"notification_id": str(row.pk), "template_key": row.template_key,
+               "channel": channel, "attempt": claim.attempt, "error_code": row.last_error})
+    return True
+
+
+def retry_delay(attempts: int) -> float:
+    """Exponential backoff with full jitter (AWS architecture blog's 'full jitter')."""
+    base = settings.NOTIFICATION_RETRY_BASE_SECONDS
+    ceiling = min(settings.NOTIFICATION_RETRY_MAX_SECONDS, base * (2 ** max(attempts - 1, 0)))
+    return random.uniform(min(base / 2, ceiling), ceiling)
+
+
+# --- beat: the outbox drain ---------------------------------------------------------------
+
+def drain_outbox(limit: int | None = None) -> dict[str, int]:
+    """Send again whatever a lost broker message or a dead dispatcher left behind.
+
+    Pending rows overdue by NOTIFICATION_DRAIN_AFTER_SECONDS are enqueued again (their
+    due time set to now, so the next sweep leaves them alone for as long again); rows
+    whose `sending` claim lapsed go back to pending first (the at-least-once window in
+    this module's docstring). Claims use SKIP LOCKED, so two sweeps never take one row.
+    """
+    from .tasks import send_notification_task
+
+    limit = limit or settings.NOTIFICATION_DRAIN_BATCH_SIZE
+    now = timezone.now()
+    overdue = now - timedelta(seconds=settings.NOTIFICATION_DRAIN_AFTER_SECONDS)
+    counts = {"requeued": 0, "reclaimed": 0, "failed": 0}
+    with transaction.atomic():
+        for row in lock_objects.stranded_notifications_for_update(
+                pending_due_before=overdue, claim_lapsed_before=now, limit=limit):
+            if row.status == Status.SENDING:
+                if row.attempts >= settings.NOTIFICATION_MAX_ATTEMPTS:
+                    row.fail(error_code="dispatch_interrupted")
+                    row.save()
+                    counts["failed"] += 1
+                    continue
+                row.schedule_retry(error_code="dispatch_interrupted", delay=timedelta(0))
+                counts["reclaimed"] += 1
+            else:
+                row.next_attempt_at = now
+                counts["requeued"] += 1
+            row.save()
+            send_notification_task.delay_on_commit(str(row.pk))
+    if any(counts.values()):
+        logger.info("notification outbox drained", extra=counts)
+    return counts
+
+
+# --- operations ---------------------------------------------------------------------------
+
+def resend_notification(notification_id, *, actor) -> Notification:
+    """Operations put a failed notification back to pending; it is sent again at once."""
+    from .tasks import send_notification_task
+
+    with transaction.atomic():
+        row = lock_objects.notification_for_update(notification_id)
+        try:
+            row.resend()
+        except TransitionNotAllowed:
+            raise StateConflict(
+                f"A {row.status} {row.template_key} notification cannot be resent.",
+                code="resend_not_allowed", details={"status": row.status},
+            ) from None
+        row.save()
+        send_notification_task.delay_on_commit(str(row.pk))
+    logger.info("notification resent by operations",
+                extra={"notification_id": str(row.pk),
+                       "actor": getattr(actor, "get_username", lambda: str(actor))()})
+    return row
+
+
+# --- devices and preferences (the wallet app's API) ---------------------------------------
+
+def register_device(*, customer_id: str, device_id: str, push_token: str,
+                    platform: str) -> tuple[Device, bool]:
+    """Add or update a device's push token; True when the device is new."""
+    with transaction.atomic():
+        # A push token belongs to one app install. Registered under another customer
+        # (another account signed in on that phone), it must stop reaching the first.
+        Device.objects.filter(push_token=push_token).exclude(
+            customer_id=customer_id, device_id=device_id).delete()
+        return Device.objects.update_or_create(
+            customer_id=customer_id, device_id=device_id,
+            defaults={"push_token": push_token, "platform": platform},
+        )
+
+
+def get_preferences(customer_id: str) -> CustomerProfile:
+    return _profile(customer_id)
+
+
+def update_preferences(customer_id: str, *, locale: str | None = None,
+                       preferred_channel: str | None = None) -> CustomerProfile:
+    changes = {name: value for name, value in
+               (("locale", locale), ("preferred_channel", preferred_channel)) if value}
+    with transaction.atomic():
+        profile, created = CustomerProfile.objects.select_for_update().get_or_create(
+            customer_id=customer_id, defaults=changes)
+        if not created and changes:
+            for name, value in changes.items():
+                setattr(profile, name, value)
+            profile.save(update_fields=[*changes, "updated_at"])
+    return profile
+

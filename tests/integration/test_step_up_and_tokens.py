@@ -1,0 +1,164 @@
+"""The yellow path finished by reading the code from the sandbox inbox (as a phone would),
+and the token lifecycle from the app and from the wallet side, on the live stack."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+import requests
+
+from provisioning.models import ProvisioningRequest
+from tokens.models import Token, WebhookEvent
+
+from .conftest import wait_until
+
+pytestmark = [pytest.mark.integration]
+MSISDN = "+254700000100"
+
+
+def latest_code(stack, after: float = 0.0) -> str:
+    def found():
+        messages = requests.get(f"{stack.sandbox}/sandbox/messages", params={"to": MSISDN},
+                                timeout=5).json()["messages"]
+        codes = [re.search(r"\b(\d{6})\b", m["body"]) for m in messages]
+        codes = [c.group(1) for c in codes if c]
+        return codes[-1] if len(codes) > after else None
+
+    return wait_until(found, timeout=20, message="one-time code in the SMS inbox")
+
+
+def sms_count(stack) -> int:
+    return len(requests.get(f"{stack.sandbox}/sandbox/messages", params={"to": MSISDN},
+                            timeout=5).json()["messages"])
+
+
+def test_yellow_push_is_finished_with_the_code_from_the_sms_inbox(stack):
+    created = stack.create("card_stepup")
+    stack.wait_for_state(created["id"], "step_up_required")
+    code = latest_code(stack)
+    response = stack.client().post(
+        f"{stack.api}/api/v1/provisioning-requests/{created['id']}/verify",
+        json={"otp": code}, timeout=10)
+    assert response.status_code == 200, response.text
+    stack.wait_terminal(created["id"])
+    data = stack.read(created["id"])
+    assert data["state"] == "provisioned"
+    assert data["token"]["state"] == "active"
+    assert data["wallet_payload"] is not None
+    stats = stack.sandbox_stats()
+    assert stats["calls"]["token_service"]["activate"] == 1
+    assert stats["idempotency"]["duplicate_effects"] == 0
+
+
+def test_wrong_codes_decline_and_delete_the_inactive_token(stack):
+    created = stack.create("card_stepup")
+    stack.wait_for_state(created["id"], "step_up_required")
+    code = latest_code(stack)
+    wrong = "000000" if code != "000000" else "111111"
+    client = stack.client()
+    url = f"{stack.api}/api/v1/provisioning-requests/{created['id']}/verify"
+    answers = [client.post(url, json={"otp": wrong}, timeout=10) for _ in range(3)]
+    assert [a.status_code for a in answers] == [400, 400, 400]
+    assert [a.json()["error"]["details"]["attempts_left"] for a in answers] == [2, 1, 0]
+    assert stack.read(created["id"])["state"] == "declined"
+    token = Token.objects.get(provisioning_request_id=created["id"])
+    wait_until(lambda: Token.objects.get(pk=token.pk).state == "deleted", timeout=20,
+               message="inactive token deleted at the token service")
+
+
+def test_resend_sends_a_fresh_code_and_the_old_one_dies(stack, settings):
+    created = stack.create("card_stepup")
+    stack.wait_for_state(created["id"], "step_up_required")
+    old = latest_code(stack)
+    sent_before = sms_count(stack)
+    # The customer waited the minute out: move the last-sent time back instead of sleeping.
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    ProvisioningRequest.objects.filter(pk=created["id"]).update(
+        otp_last_sent_at=timezone.now() - timedelta(seconds=61))
+    client = stack.client()
+    resend = client.post(f"{stack.api}/api/v1/provisioning-requests/{created['id']}/resend-otp",
+                         timeout=10)
+    assert resend.status_code == 202
+    new = latest_code(stack, after=sent_before)
+    url = f"{stack.api}/api/v1/provisioning-requests/{created['id']}/verify"
+    if new != old:
+        assert client.post(url, json={"otp": old}, timeout=10).status_code == 400
+    assert client.post(url, json={"otp": new}, timeout=10).status_code == 200
+    assert stack.wait_terminal(created["id"]).state == "provisioned"
+
+
+def test_second_push_of_the_same_card_to_the_same_wallet_and_device_is_409(stack):
+    first = stack.create("card_green", device_id="pixel-dup")
+    stack.wait_terminal(first["id"])
+    response = stack.client().post(
+        f"{stack.api}/api/v1/provisioning-requests",
+        json={"card_id": "card_green", "wallet": "google_pay",
+              "device": {"id": "pixel-dup", "type": "phone", "os": "android-15"}},
+        headers={"Idempotency-Key": f"dup-{time.time()}"}, timeout=10)
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "already_provisioned"
+
+
+def test_app_suspends_resumes_and_deletes_its_token(stack):
+    created = stack.create("card_green")
+    stack.wait_terminal(created["id"])
+    token_id = stack.read(created["id"])["token"]["id"]
+    client = stack.client()
+    for operation, expected in (("suspend", "suspended"), ("resume", "active"),
+                                ("delete", "deleted")):
+        response = client.post(f"{stack.api}/api/v1/tokens/{token_id}/{operation}", timeout=10)
+        assert response.status_code == 202, response.text
+        wait_until(lambda: Token.objects.get(pk=token_id).state == expected, timeout=20,
+                   message=f"token {expected}")
+    again = client.post(f"{stack.api}/api/v1/tokens/{token_id}/resume", timeout=10)
+    assert again.status_code == 409
+    stats = stack.sandbox_stats()
+    assert stats["idempotency"]["duplicate_effects"] == 0
+    for operation in ("suspend", "resume", "delete"):
+        assert stats["calls"]["token_service"][operation] == 1
+
+
+def test_wallet_side_events_move_the_token_and_replays_change_nothing(stack):
+    created = stack.create("card_green")
+    stack.wait_terminal(created["id"])
+    token = Token.objects.get(provisioning_request_id=created["id"])
+    sent = stack.sandbox_post(f"/sandbox/tokens/{token.token_ref}/events",
+                              {"type": "token.suspended"})
+    assert sent.status_code == 202
+    wait_until(lambda: Token.objects.get(pk=token.pk).state == "suspended", timeout=20,
+               message="token suspended by webhook")
+    replay = stack.sandbox_post("/sandbox/webhooks/replay", {"event_id": sent.json()["event_id"]})
+    assert replay.json()["status_code"] == 200
+    assert Token.objects.get(pk=token.pk).state == "suspended"
+    assert WebhookEvent.objects.filter(event_id=sent.json()["event_id"]).count() == 1
+    stack.sandbox_post(f"/sandbox/tokens/{token.token_ref}/events", {"type": "token.resumed"})
+    wait_until(lambda: Token.objects.get(pk=token.pk).state == "active", timeout=20,
+               message="token resumed by webhook")
+    stack.sandbox_post(f"/sandbox/tokens/{token.token_ref}/events", {"type": "token.deleted"})
+    wait_until(lambda: Token.objects.get(pk=token.pk).state == "deleted", timeout=20,
+               message="token deleted by webhook")
+
+
+def test_reconciliation_fixes_drift_from_a_lost_webhook(stack):
+    from provisioning.models import TransitionLog
+    from tokens import services as token_services
+
+    created = stack.create("card_green")
+    stack.wait_terminal(created["id"])
+    token = Token.objects.get(provisioning_request_id=created["id"])
+    # The wallet suspends the token but the webhook is never delivered.
+    sent = stack.sandbox_post(f"/sandbox/tokens/{token.token_ref}/events",
+                              {"type": "token.suspended", "deliver": False})
+    assert sent.status_code == 200
+    Token.objects.exclude(pk=token.pk).update(last_reconciled_at=__import__(
+        "django.utils.timezone", fromlist=["now"]).now())
+    counts = token_services.reconcile_tokens()
+    assert counts["drift"] == 1
+    assert Token.objects.get(pk=token.pk).state == "suspended"
+    row = TransitionLog.objects.filter(object_id=token.pk).last()
+    assert (row.to_state, row.trigger) == ("suspended", "beat")

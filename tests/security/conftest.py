@@ -1,0 +1,123 @@
+"""A live stack of its own for the leak test: the sandbox, a Celery worker and the web app
+(runserver) as separate processes on the test database, each logging to its own file.
+
+The web app runs as a process rather than pytest-django's live server so that its log
+lines come out of the configured handlers exactly as in production. The helpers come from
+tests/integration/conftest.py; its fixtures are not re-exported, because the integration
+worker stays alive all session and two workers must not share one queue (leak_settings.py
+gives this stack's broker keys a prefix of their own).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import redis
+import requests
+from django.conf import settings
+
+from tests.integration import conftest as live
+from tests.security import leak_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+LOGS = ROOT / "var" / "test-logs"
+LEAK_SETTINGS = "tests.security.leak_settings"
+
+
+def _database_url() -> str:
+    db = settings.DATABASES["default"]
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    return f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+def _start(args: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    with open(log_path, "a") as log:
+        return subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+
+class LeakStack(live.Stack):
+    """The integration Stack, remembering every API response body it received."""
+
+    def __init__(self, api: str, sandbox: str, worker, logs: dict[str, Path]):
+        super().__init__(api, sandbox, worker)
+        self.logs = logs
+        self.responses: list[str] = []
+
+    def client(self, customer_id: str = "cust_demo") -> requests.Session:
+        session = super().client(customer_id)
+        session.hooks["response"].append(lambda response, *a, **k:
+                                         self.responses.append(response.text))
+        return session
+
+
+@pytest.fixture(scope="session")
+def leak_processes(django_db_setup):
+    """Sandbox, worker and web, started once; their log files are fresh for the session."""
+    LOGS.mkdir(parents=True, exist_ok=True)
+    logs = {name: LOGS / f"security-{name}.log" for name in ("sandbox", "worker", "web")}
+    for path in logs.values():
+        path.write_text("")
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    for key in broker.scan_iter(f"{leak_settings.KEY_PREFIX}*"):
+        broker.delete(key)  # leftovers of an earlier run against a dropped database
+
+    web_port, sandbox_port = live._free_port(), live._free_port()
+    web_url, sandbox_url = f"http://127.0.0.1:{web_port}", f"http://127.0.0.1:{sandbox_port}"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": LEAK_SETTINGS,
+        "DATABASE_URL": _database_url(),
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "REDIS_URL": settings.REDIS_URL,
+        "DEV_KEYS_FILE": settings.DEV_KEYS_FILE,
+        "LOG_LEVEL": "DEBUG",
+        "LOG_FORMAT": "json",
+        **live._outside_env(sandbox_url),
+    }
+    processes = []
+    try:
+        sandbox = _start([sys.executable, "-m", "sandbox", "--host", "127.0.0.1",
+                          "--port", str(sandbox_port)],
+                         {**env, "SANDBOX_WEBHOOK_URL": f"{web_url}/webhooks/token-service",
+                          "SANDBOX_LATE_DECISION_SECONDS": "0.5"}, logs["sandbox"])
+        processes.append(sandbox)
+        web = _start([sys.executable, "manage.py", "runserver", f"127.0.0.1:{web_port}",
+                      "--noreload", "--skip-checks"], env, logs["web"])
+        processes.append(web)
+
+        def answers(url: str, process: subprocess.Popen, log: Path):
+            def check():
+                if process.poll() is not None:
+                    raise AssertionError(f"{url} exited:\n{live._log_tail(log)}")
+                try:
+                    return requests.get(url, timeout=0.5).status_code == 200
+                except requests.RequestException:
+                    return False
+            return check
+
+        live.wait_until(answers(f"{sandbox_url}/sandbox/health", sandbox, logs["sandbox"]),
+                        timeout=30, message="sandbox health")
+        live.wait_until(answers(f"{web_url}/healthz", web, logs["web"]), timeout=60,
+                        message="web /healthz")
+        worker = live.Worker(env, logs["worker"])
+        worker.start()
+        processes.append(worker)
+        yield web_url, sandbox_url, worker, logs
+    finally:
+        for process in reversed(processes):
+            if isinstance(process, live.Worker):
+                process.stop()
+            else:
+                live._stop(process)
+
+
+@pytest.fixture
+def leak_stack(leak_processes, transactional_db):
+    web_url, sandbox_url, worker, logs = leak_processes
+    requests.post(f"{sandbox_url}/sandbox/reset", timeout=5).raise_for_status()
+    return LeakStack(web_url, sandbox_url, worker, logs)

@@ -1,0 +1,131 @@
+"""Admin access: the `support` and `operations` groups the migration creates, and the
+login lockout after repeated failures (django-axes, by username and address)."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group, Permission, User
+
+from config.security import OPERATIONS_ACTIONS, SERVICE_APPS
+
+PASSWORD = "correct horse battery staple"
+ACTIONS = [f"{app}.{codename}" for app, codename in OPERATIONS_ACTIONS]
+
+
+@pytest.fixture
+def groups_from_migration():
+    """Run provisioning 0003's group step as `migrate` runs it: with the historical models.
+
+    Run here rather than trusted from the test database's set-up, because tests that use
+    transactional_db (the integration suite) flush every table, data-migration rows too.
+    """
+    from django.db import connection
+    from django.db.migrations.loader import MigrationLoader
+    from django.db.migrations.operations import RunPython
+
+    loader = MigrationLoader(connection)
+    node = ("provisioning", "0003_security")
+    state = loader.project_state(node, at_end=True)
+    steps = [op for op in loader.get_migration(*node).operations
+             if isinstance(op, RunPython) and op.code.__name__ == "create_admin_groups"]
+    assert len(steps) == 1, "0003_security no longer creates the admin groups"
+    Group.objects.filter(name__in=["support", "operations"]).delete()
+    steps[0].code(state.apps, None)
+
+
+def _member_of(group: str) -> User:
+    user = User.objects.create_user(f"{group}-user", password=PASSWORD, is_staff=True)
+    user.groups.add(Group.objects.get(name=group))
+    return User.objects.get(pk=user.pk)  # fresh: permission caches empty
+
+
+def _codenames(group: str) -> set[str]:
+    return {f"{p.content_type.app_label}.{p.codename}"
+            for p in Group.objects.get(name=group).permissions.select_related("content_type")}
+
+
+@pytest.mark.django_db
+def test_support_may_view_every_service_model_and_nothing_more(groups_from_migration):
+    views = {f"{p.content_type.app_label}.{p.codename}"
+             for p in Permission.objects.filter(content_type__app_label__in=SERVICE_APPS,
+                                                codename__startswith="view_")}
+    assert views and _codenames("support") == views
+    assert {"provisioning.view_provisioningrequest", "tokens.view_token"} <= views
+
+
+@pytest.mark.django_db
+def test_support_cannot_change_anything_or_run_an_action(groups_from_migration):
+    user = _member_of("support")
+    assert user.has_perm("provisioning.view_provisioningrequest")
+    assert not user.has_perm("provisioning.change_provisioningrequest")
+    assert not any(user.has_perm(action) for action in ACTIONS)
+
+
+@pytest.mark.django_db
+def test_operations_may_view_change_and_act_but_never_add_or_delete(groups_from_migration):
+    user = _member_of("operations")
+    assert user.has_perm("provisioning.change_provisioningrequest")
+    assert user.has_perm("tokens.change_token")
+    assert all(user.has_perm(action) for action in ACTIONS)
+    granted = _codenames("operations")
+    assert not [p for p in granted if ".add_" in p or ".delete_" in p]
+    assert {p.split(".")[0] for p in granted} == set(SERVICE_APPS)
+
+
+@pytest.mark.django_db
+def test_audit_records_are_read_only_even_for_operations(groups_from_migration):
+    user = _member_of("operations")
+    assert user.has_perm("provisioning.view_transitionlog")
+    assert not user.has_perm("provisioning.change_transitionlog")
+    assert not user.has_perm("tokens.change_webhookevent")
+
+
+def _login(client, password: str, address: str = "10.1.1.1"):
+    return client.post("/admin/login/?next=/admin/", {"username": "operator",
+                                                       "password": password},
+                       REMOTE_ADDR=address)
+
+
+@pytest.fixture
+def operator():
+    return User.objects.create_user("operator", password=PASSWORD, is_staff=True)
+
+
+@pytest.mark.django_db
+def test_the_right_password_logs_in_before_any_failure(client, operator):
+    response = _login(client, PASSWORD)
+    assert response.status_code == 302 and client.session.get("_auth_user_id") == str(operator.pk)
+
+
+@pytest.mark.django_db
+def test_after_repeated_failures_even_the_right_password_is_refused(client, operator, settings):
+    statuses = [_login(client, "wrong password").status_code
+                for _ in range(settings.AXES_FAILURE_LIMIT)]
+    refused = _login(client, PASSWORD)
+    # The form again after each failure, until the one that reaches the limit locks.
+    assert statuses == [200] * (settings.AXES_FAILURE_LIMIT - 1) + [429]
+    assert refused.status_code == 429
+    assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.django_db
+def test_the_lockout_is_per_username_and_address(client, operator, settings):
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        _login(client, "wrong password", address="10.1.1.1")
+    assert _login(client, PASSWORD, address="10.1.1.1").status_code == 429
+    assert _login(client, PASSWORD, address="10.2.2.2").status_code == 302
+
+
+@pytest.mark.django_db
+def test_failed_admin_logins_are_recorded(client, operator):
+    from axes.models import AccessAttempt
+
+    _login(client, "wrong password")
+    attempt = AccessAttempt.objects.get(username="operator")
+    assert attempt.failures_since_start == 1
+    assert "wrong password" not in attempt.post_data
+
+
+def test_admin_sessions_expire_after_fifteen_idle_minutes(settings):
+    assert settings.SESSION_COOKIE_AGE <= 15 * 60
+    assert settings.SESSION_SAVE_EVERY_REQUEST is True

@@ -1,0 +1,76 @@
+"""Wallet-app endpoints for tokens: read own tokens, ask to suspend, resume or delete."""
+
+from __future__ import annotations
+
+import django_filters
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from provisioning.models import Trigger
+from tokens import services
+from tokens.models import Token, TokenState
+
+from .serializers import TokenSerializer
+
+
+class TokenCursorPagination(CursorPagination):
+    ordering = ("-created_at", "-id")
+    page_size = 20
+    max_page_size = 100
+    page_size_query_param = "page_size"
+
+
+class TokenFilter(django_filters.FilterSet):
+    state = django_filters.ChoiceFilter(choices=TokenState.choices)
+
+    class Meta:
+        model = Token
+        fields = ["state", "wallet"]
+
+
+class TokenListView(APIView):
+    @extend_schema(responses={200: TokenSerializer(many=True)},
+                   parameters=[OpenApiParameter("state", str, enum=TokenState.values)],
+                   summary="List my tokens")
+    def get(self, request):
+        filtered = TokenFilter(request.query_params,
+                               queryset=Token.objects.filter(customer_id=request.user.customer_id))
+        if not filtered.is_valid():
+            raise ValidationError(filtered.errors)
+        paginator = TokenCursorPagination()
+        page = paginator.paginate_queryset(filtered.qs, request, view=self)
+        return paginator.get_paginated_response(TokenSerializer(page, many=True).data)
+
+
+class TokenDetailView(APIView):
+    @extend_schema(responses={200: TokenSerializer}, summary="One of my tokens")
+    def get(self, request, token_id):
+        return Response(TokenSerializer(
+            services.get_customer_token(request.user.customer_id, token_id)).data)
+
+
+class TokenChangeView(APIView):
+    operation = ""
+
+    @extend_schema(request=None, responses={202: TokenSerializer})
+    def post(self, request, token_id):
+        token = services.get_customer_token(request.user.customer_id, token_id)
+        token = services.request_token_change(token.pk, self.operation, by=Trigger.API,
+                                              customer_id=request.user.customer_id)
+        return Response(TokenSerializer(token).data, status=status.HTTP_202_ACCEPTED)
+
+
+class TokenSuspendView(TokenChangeView):
+    operation = "suspend"
+
+
+class TokenResumeView(TokenChangeView):
+    operation = "resume"
+
+
+class TokenDeleteView(TokenChangeView):
+    operation = "delete"

@@ -1,0 +1,14 @@
+"""Periodic jobs of the tokens app (installed by tokens' migration; see provisioning/schedules.py)."""
+
+from django.conf import settings
+
+
+def SCHEDULES() -> list[dict]:  # noqa: N802
+    return [
+        {
+            "name": "reconcile tokens with the token service",
+            "task": "tokens.tasks.reconcile_tokens_task",
+            "every_seconds": settings.TOKEN_RECONCILE_INTERVAL_SECONDS,
+            "queue": "reconciliation",
+        },
+    ]
