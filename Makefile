@@ -71,7 +71,7 @@ test-integration: $(VENV)/.installed ## tests marked integration (worker and san
 lock: ## regenerate requirements.lock from pyproject.toml with uv
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --disable-pip-version-check --no-input uv
-	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --python-version 3.11 \
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --extra bench --python-version 3.11 \
 		--generate-hashes -o requirements.lock
 
 # var/dev-keys.json is kept: a PostgreSQL database outlives `clean` and holds data
