@@ -132,3 +132,35 @@ def _json(reply: requests.Response) -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+# --- circuit breakers shared by every worker ------------------------------------------------
+
+from functools import lru_cache  # noqa: E402
+
+import pybreaker  # noqa: E402
+
+CircuitBreakerError = pybreaker.CircuitBreakerError
+
+
+@lru_cache(maxsize=8)
+def shared_breaker(system: str) -> pybreaker.CircuitBreaker:
+    """One breaker per outside system; its state lives in Redis when REDIS_URL is set, so
+    every worker process sees the same open/closed state."""
+    storage = None
+    if settings.REDIS_URL:
+        import redis
+
+        storage = pybreaker.CircuitRedisStorage(
+            pybreaker.STATE_CLOSED,
+            redis.Redis.from_url(settings.REDIS_URL, socket_timeout=0.5),
+            namespace=f"breaker:{system}",
+        )
+    return pybreaker.CircuitBreaker(
+        fail_max=settings.BREAKER_FAIL_MAX.get(system, settings.TOKEN_SERVICE_BREAKER_FAIL_MAX),
+        reset_timeout=settings.TOKEN_SERVICE_BREAKER_RESET_SECONDS,
+        # A refused request (4xx) is the caller's problem, not the system being down.
+        exclude=[PermanentError],
+        state_storage=storage,
+        name=system,
+    )

@@ -102,6 +102,13 @@ class ProvisioningRequest(ConcurrentTransitionMixin, models.Model):
     # terminal states, so the sweep's index holds only requests that can get stuck.
     due_at = models.DateTimeField(null=True, blank=True)
     pan_fingerprint = models.CharField(max_length=64, blank=True, default="")
+    # The issuer's own decision (decisioning rules) and the combined decision's reason codes.
+    issuer_decision = models.CharField(max_length=8, blank=True, default="")
+    token_service_decision = models.CharField(max_length=8, blank=True, default="")
+    decision_reasons = models.JSONField(default=list, blank=True)
+    # The correlation id of the API call that created the request, so work re-driven by
+    # beat later still carries it.
+    correlation_id = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -146,16 +153,23 @@ class ProvisioningRequest(ConcurrentTransitionMixin, models.Model):
 
     @transition(field=state, source=State.RECEIVED, target=State.ELIGIBLE)
     def mark_eligible(self, *, by, reason="", actor=None, card_last4="", card_product="",
-                      customer_msisdn=""):
+                      customer_msisdn="", issuer_decision="green", decision_reasons=None):
         self._entered(State.ELIGIBLE)
+        self.issuer_decision = issuer_decision
+        self.decision_reasons = list(decision_reasons or [])
         self.card_last4 = card_last4
         self.card_product = card_product
         self.customer_msisdn = customer_msisdn
 
     @transition(field=state, source=State.RECEIVED, target=State.INELIGIBLE)
-    def mark_ineligible(self, *, by, reason="", actor=None, card_last4=""):
+    def mark_ineligible(self, *, by, reason="", actor=None, card_last4="", customer_msisdn="",
+                        issuer_decision="", decision_reasons=None):
         self._entered(State.INELIGIBLE)
         self.card_last4 = card_last4 or self.card_last4
+        # Kept so the customer can be told why (the issuer knows the number even then).
+        self.customer_msisdn = customer_msisdn or self.customer_msisdn
+        self.issuer_decision = issuer_decision or self.issuer_decision
+        self.decision_reasons = decision_reasons or self.decision_reasons
         self.failure_code = reason or "issuer_ineligible"
         self.failure_message = "The card issuer does not allow this card in this wallet."
 

@@ -22,8 +22,11 @@ from django.db.models import F
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
+from config import correlation
 from config.errors import NotFound, StateConflict
 from config.outside import PermanentError, TransientError
+
+from decisioning import services as decisioning
 
 from . import lock_objects
 from .issuer import IssuerClient
@@ -62,6 +65,7 @@ def create_provisioning_request(new: NewRequest) -> ProvisioningRequest:
             wallet_account_id=new.wallet_account_id,
             apple_data=new.apple,
             due_at=timezone.now() + settings.STUCK_AFTER[State.RECEIVED],
+            correlation_id=correlation.get(),
         )
         check_eligibility_task.delay_on_commit(str(request.id))
     logger.info("provisioning request received",
@@ -147,6 +151,9 @@ def check_eligibility(request_id) -> None:
         card_id=request.card_id, customer_id=request.customer_id,
         wallet=request.wallet, device_id=request.device_id,
     )
+    # The issuer's own rules (SIM swap, velocity, device...) run only for a card the
+    # issuer host allows at all; they may call the telco, so outside any transaction.
+    issuer = decisioning.evaluate(request, result) if result.eligible else None
 
     from .tasks import request_token_task
 
@@ -154,17 +161,29 @@ def check_eligibility(request_id) -> None:
         request = lock_objects.provisioning_request_for_update(request_id)
         if request.state != State.RECEIVED:
             return _noop(request_id, "check_eligibility", request.state)
-        if result.eligible:
+        if issuer is not None and issuer.outcome != "red":
             request.mark_eligible(
                 by=Trigger.WORKER, reason="issuer_eligible", card_last4=result.card_last4,
                 card_product=result.card_product, customer_msisdn=result.customer_msisdn,
+                issuer_decision=issuer.outcome, decision_reasons=issuer.reason_codes,
             )
             request.save()
             request_token_task.delay_on_commit(str(request.id))
+        elif issuer is not None:
+            request.mark_ineligible(
+                by=Trigger.WORKER, reason=issuer.reason_codes[0] if issuer.reason_codes
+                else "issuer_rules_declined", card_last4=result.card_last4,
+                customer_msisdn=result.customer_msisdn, issuer_decision="red",
+                decision_reasons=issuer.reason_codes,
+            )
+            request.save()
         else:
             request.mark_ineligible(by=Trigger.WORKER, reason=result.reason,
-                                    card_last4=result.card_last4)
+                                    card_last4=result.card_last4,
+                                    customer_msisdn=result.customer_msisdn)
             request.save()
+        if issuer is not None:
+            decisioning.record(request, issuer)
 
 
 def request_token(request_id) -> None:
@@ -210,6 +229,7 @@ def request_token(request_id) -> None:
         card=card.as_jwe_payload(),
         wallet_account_id=request.wallet_account_id,
         apple=request.apple_data,
+        issuer_decision=request.issuer_decision or "green",
     )
     del card  # the PAN leaves memory with the call object
     decision = TokenServiceClient().provision(call)
@@ -236,19 +256,29 @@ def apply_decision(request_id, decision, *, by: str) -> bool:
     if decision.decision == "pending":
         logger.info("token service decision pending", extra={"request_id": str(request_id)})
         return False
+    from decisioning.models import most_restrictive
+
     with transaction.atomic():
         request = lock_objects.provisioning_request_for_update(request_id)
         if request.state != State.TOKEN_REQUESTED:
             _noop(request_id, f"apply_decision:{decision.decision}", request.state)
             return False
-        if decision.decision == "green":
+        # The most restrictive of the issuer's and the token service's decisions: an
+        # issuer yellow forces the one-time code even when the token service says green.
+        combined = most_restrictive(request.issuer_decision or "green", decision.decision)
+        request.token_service_decision = decision.decision
+        if decision.decision != "green":
+            reason = decision.reason or f"token_service_{decision.decision}"
+            request.decision_reasons = sorted({*request.decision_reasons, reason})
+        if combined == "green":
             token_services.create_token(request, decision, active=True, by=by)
             request.mark_provisioned(by=by, reason="token_service_green")
             _store_wallet_payload(request, decision.wallet_payload)
             request.save()
-        elif decision.decision == "yellow":
+        elif combined == "yellow":
             token_services.create_token(request, decision, active=False, by=by)
-            request.require_step_up(by=by, reason="token_service_yellow")
+            request.require_step_up(by=by, reason="token_service_yellow"
+                                    if decision.decision == "yellow" else "issuer_yellow")
             _store_wallet_payload(request, decision.wallet_payload)
             request.save()
             from . import step_up
@@ -369,6 +399,14 @@ def retry_failed_request(request_id, *, actor, by: str = Trigger.ADMIN) -> Provi
 
 # --- beat: stuck requests ---------------------------------------------------------------
 
+def _enqueue_on_commit(task, request: ProvisioningRequest) -> None:
+    """Enqueue after commit under the request's own correlation id, so a re-driven step
+    logs (and sends outside) the id of the API call that started it, not the sweep's."""
+    headers = {correlation.TASK_HEADER: request.correlation_id} if request.correlation_id else {}
+    request_id = str(request.pk)
+    transaction.on_commit(lambda: task.apply_async((request_id,), headers=headers))
+
+
 def redrive_due_requests(limit: int | None = None) -> dict[str, int]:
     """Move on every request that should be moving and is not (lost message, dead worker).
 
@@ -397,7 +435,7 @@ def redrive_due_requests(limit: int | None = None) -> dict[str, int]:
                 State.ELIGIBLE: request_token_task,
                 State.TOKEN_REQUESTED: poll_decision_task,
             }[request.state]
-            task.delay_on_commit(str(request.pk))
+            _enqueue_on_commit(task, request)
             counts["redriven"] += 1
     if counts["redriven"] or counts["failed"]:
         logger.info("re-drove stuck requests", extra=counts)

@@ -129,6 +129,8 @@ def _check_provision_request(payload: dict[str, Any]) -> tuple[str, str, str]:
     encrypted_card = require_str(payload, "encrypted_card")
     if wallet == "apple_pay":
         _check_apple_data(payload.get("apple"))
+    if payload.get("issuer_decision") not in (None, "green", "yellow", "red"):
+        raise SandboxError(400, "invalid_request", "issuer_decision must be green, yellow or red")
     return request_id, wallet, encrypted_card
 
 
@@ -151,14 +153,15 @@ def _grant_token(
 
 
 async def _decide_late(
-    state: SandboxState, *, key: str, request_id: str, wallet: str, correlation_id: str | None
+    state: SandboxState, *, key: str, request_id: str, wallet: str, correlation_id: str | None,
+    decision: str = "green",
 ) -> None:
     await asyncio.sleep(state.config.late_decision_seconds)
-    provision = _grant_token(state, key=key, request_id=request_id, wallet=wallet, decision="green")
+    provision = _grant_token(state, key=key, request_id=request_id, wallet=wallet, decision=decision)
     body = state.provision_body(provision)
     data = {
         "request_id": request_id,
-        "decision": "green",
+        "decision": decision,
         "token_ref": body["token_ref"],
         "token_last4": body["token_last4"],
         "token_expiry": body["token_expiry"],
@@ -187,13 +190,16 @@ async def _decide_provision(
         record.attempts += 1
         attempt = record.attempts
     suffix = card.last4
+    # The issuer's own decision (network issuer-decisioning): the most restrictive wins.
+    issuer_decision = payload.get("issuer_decision") or "green"
 
     if suffix == FLAKY and attempt <= FLAKY_FAILURES:
         raise SandboxError(503, "unavailable", "token service temporarily unavailable")
-    if suffix == RED:
+    if suffix == RED or issuer_decision == "red":
         with state.lock:
             state.record_effect(record.key)
-            provision = Provision(request_id, "red", wallet, reason="risk_declined")
+            reason = "risk_declined" if suffix == RED else "issuer_declined"
+            provision = Provision(request_id, "red", wallet, reason=reason)
             state.provisions[request_id] = provision
         return 200, state.provision_body(provision), True
     if suffix == LATE:
@@ -206,6 +212,7 @@ async def _decide_provision(
                     request_id=request_id,
                     wallet=wallet,
                     correlation_id=correlation_id,
+                    decision="yellow" if issuer_decision == "yellow" else "green",
                 )
             )
         return 202, {"decision": "pending", "token_ref": None}, True
@@ -215,7 +222,7 @@ async def _decide_provision(
             state.provisions[request_id] = Provision(request_id, "pending", wallet)
         await asyncio.sleep(state.config.slow_seconds)
 
-    decision = "yellow" if suffix == YELLOW else "green"
+    decision = "yellow" if suffix == YELLOW or issuer_decision == "yellow" else "green"
     provision = _grant_token(
         state, key=record.key, request_id=request_id, wallet=wallet, decision=decision
     )

@@ -1,8 +1,25 @@
-"""Fixtures shared by every Django test: API clients with customer tokens."""
+"""Fixtures shared by every Django test: API clients with customer tokens, and the live
+stack (sandbox process, Celery worker, live server) for integration tests.
+
+The live fixtures are session-scoped and live here, once, so every directory's
+integration tests share one sandbox and one worker: a second worker on the same broker
+would take another suite's tasks.
+"""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+
 import pytest
+import redis
+import requests
+from django.conf import settings
+
+from tests.live import ARTIFACTS, ROOT, Stack, Worker, _free_port, _log_tail, _outside_env, \
+    _stop, wait_until
 
 
 @pytest.fixture
@@ -37,3 +54,72 @@ def anon_client():
     from rest_framework.test import APIClient
 
     return APIClient()
+
+
+# --- the live stack ------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def sandbox_url(live_server):
+    """The sandbox process, its webhooks aimed at the live server."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    log_path = ARTIFACTS / "sandbox.log"
+    env = {
+        **os.environ,
+        "SANDBOX_WEBHOOK_URL": f"{live_server.url}/webhooks/token-service",
+        "SANDBOX_LATE_DECISION_SECONDS": "0.5",
+        "SANDBOX_SLOW_SECONDS": "60",  # longer than every retry: 0044 never answers in time
+        "DEV_KEYS_FILE": settings.DEV_KEYS_FILE,
+    }
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sandbox", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+
+    def healthy():
+        if process.poll() is not None:
+            raise AssertionError(f"sandbox exited:\n{_log_tail(log_path)}")
+        try:
+            return requests.get(f"{url}/sandbox/health", timeout=0.5).status_code == 200
+        except requests.RequestException:
+            return False
+
+    wait_until(healthy, timeout=30, message="sandbox health")
+    yield url
+    _stop(process)
+
+
+
+@pytest.fixture(scope="session")
+def worker(django_db_setup, sandbox_url):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    # A clean broker: no tasks left over from an earlier run against a dropped database.
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+    redis.Redis.from_url(settings.REDIS_URL).flushdb()
+    db = settings.DATABASES["default"]
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "REDIS_URL": settings.REDIS_URL,
+        "DEV_KEYS_FILE": settings.DEV_KEYS_FILE,
+        **_outside_env(sandbox_url),
+    }
+    process = Worker(env, ARTIFACTS / "worker.log")
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def stack(worker, sandbox_url, live_server, settings, transactional_db):
+    """Everything live; this test process talks to the same sandbox and broker."""
+    for name, value in _outside_env(sandbox_url).items():
+        setattr(settings, name, value)
+    requests.post(f"{sandbox_url}/sandbox/reset", timeout=5).raise_for_status()
+    return Stack(live_server.url, sandbox_url, worker)
+
+

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 import pybreaker
@@ -78,31 +77,13 @@ class ProvisionCall:
     card: dict[str, str] = field(repr=False)  # holds the PAN: never printed
     wallet_account_id: str = ""
     apple: dict[str, Any] | None = None
+    # The issuer's own decision, sent as network issuer-decisioning does: the token
+    # service answers with the most restrictive of its own and ours.
+    issuer_decision: str = "green"
 
 
-class _NotTripping(Exception):
-    """Marker: errors that say nothing about the token service's health."""
-
-
-@lru_cache(maxsize=1)
 def _breaker() -> pybreaker.CircuitBreaker:
-    storage = None
-    if settings.REDIS_URL:
-        import redis
-
-        storage = pybreaker.CircuitRedisStorage(
-            pybreaker.STATE_CLOSED,
-            redis.Redis.from_url(settings.REDIS_URL, socket_timeout=0.5),
-            namespace="token_service",
-        )
-    return pybreaker.CircuitBreaker(
-        fail_max=settings.TOKEN_SERVICE_BREAKER_FAIL_MAX,
-        reset_timeout=settings.TOKEN_SERVICE_BREAKER_RESET_SECONDS,
-        # A refused request (4xx) is the caller's problem, not the service being down.
-        exclude=[PermanentError],
-        state_storage=storage,
-        name="token_service",
-    )
+    return outside.shared_breaker(SYSTEM)
 
 
 def breaker_state() -> str:
@@ -124,6 +105,7 @@ class TokenServiceClient:
             "wallet_account_id": call.wallet_account_id or None,
             "encrypted_card": encrypted,
             "apple": call.apple,
+            "issuer_decision": call.issuer_decision,
         }
         reply = self._call("provision", "POST", "/v2/tokens", body, idempotency_key=call.request_id)
         return Decision.from_body(reply.body)

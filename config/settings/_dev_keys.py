@@ -13,6 +13,7 @@ def apply(namespace: dict) -> None:
     keys = dev_keys.load(namespace["DEV_KEYS_FILE"])
     defaults = {
         "ISSUER_API_KEY": keys["issuer_api_key"],
+        "TELCO_API_KEY": keys["issuer_api_key"],  # the sandbox telco shares the issuer's key
         "GATEWAY_API_KEY": keys["gateway_api_key"],
         "TOKEN_SERVICE_MERCHANT_ID": keys["merchant_id"],
         "TOKEN_SERVICE_KEY_ID": keys["token_service_key_id"],

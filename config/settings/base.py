@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "provisioning",
     "tokens",
     "notifications",
+    "decisioning",
 ]
 
 MIDDLEWARE = [
@@ -188,6 +189,9 @@ WEBHOOK_MAX_BYTES = env.int("WEBHOOK_MAX_BYTES", default=64 * 1024)
 PUSH_GATEWAY_BASE_URL = env.str("PUSH_GATEWAY_BASE_URL", default="http://127.0.0.1:8900/push")
 SMS_GATEWAY_BASE_URL = env.str("SMS_GATEWAY_BASE_URL", default="http://127.0.0.1:8900/sms")
 TELCO_BASE_URL = env.str("TELCO_BASE_URL", default="http://127.0.0.1:8900/telco")
+TELCO_API_KEY = env.str("TELCO_API_KEY", default="")
+# SIM-swap lookups sit on the eligibility path: a short read timeout, then the fallback.
+TELCO_READ_TIMEOUT = env.float("TELCO_READ_TIMEOUT", default=2.0)
 GATEWAY_API_KEY = env.str("GATEWAY_API_KEY", default="")
 
 OUTSIDE_CONNECT_TIMEOUT = env.float("OUTSIDE_CONNECT_TIMEOUT", default=2.0)
@@ -199,6 +203,8 @@ OUTSIDE_RETRY_MAX_SECONDS = env.float("OUTSIDE_RETRY_MAX_SECONDS", default=60.0)
 # Circuit breaker around the token service, shared by all workers through Redis.
 TOKEN_SERVICE_BREAKER_FAIL_MAX = env.int("TOKEN_SERVICE_BREAKER_FAIL_MAX", default=10)
 TOKEN_SERVICE_BREAKER_RESET_SECONDS = env.int("TOKEN_SERVICE_BREAKER_RESET_SECONDS", default=30)
+BREAKER_FAIL_MAX = {"token_service": TOKEN_SERVICE_BREAKER_FAIL_MAX,
+                    "telco": env.int("TELCO_BREAKER_FAIL_MAX", default=5)}
 
 # --- keys for data we hold --------------------------------------------------------------
 PAN_FINGERPRINT_KEY = env.str("PAN_FINGERPRINT_KEY", default="")

@@ -35,6 +35,8 @@ if CELERY_BROKER_URL.startswith(("filesystem://", "memory://")):  # noqa: F405
 
 for _name in (
     "ISSUER_API_KEY",
+    "TELCO_API_KEY",
+    "PUSH_PROJECT_ID",
     "GATEWAY_API_KEY",
     "TOKEN_SERVICE_MERCHANT_ID",
     "TOKEN_SERVICE_KEY_ID",

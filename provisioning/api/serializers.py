@@ -74,14 +74,15 @@ class ProvisioningRequestSerializer(serializers.ModelSerializer):
     token = serializers.SerializerMethodField()
     wallet_payload = serializers.SerializerMethodField()
     wallet_payload_status = serializers.SerializerMethodField()
+    decision = serializers.SerializerMethodField()
     failure = serializers.SerializerMethodField()
 
     class Meta:
         model = ProvisioningRequest
         fields = [
             "id", "state", "wallet", "card_id", "card_last4", "device", "wallet_account_id",
-            "step_up", "token", "wallet_payload", "wallet_payload_status", "failure",
-            "created_at", "updated_at",
+            "step_up", "token", "wallet_payload", "wallet_payload_status", "decision",
+            "failure", "created_at", "updated_at",
         ]
 
     def get_card_last4(self, obj) -> str | None:
@@ -129,6 +130,17 @@ class ProvisioningRequestSerializer(serializers.ModelSerializer):
         if obj.wallet_payload_erased_reason:
             return obj.wallet_payload_erased_reason
         return None
+
+    def get_decision(self, obj) -> dict | None:
+        """The decision and its reason codes; never the inputs behind them (a fraudster
+        must not learn which threshold was hit or by how much)."""
+        if not obj.issuer_decision and not obj.token_service_decision:
+            return None
+        from decisioning.models import most_restrictive
+
+        outcome = most_restrictive(obj.issuer_decision or "green",
+                                   obj.token_service_decision or "green")
+        return {"outcome": outcome, "reason_codes": list(obj.decision_reasons or [])}
 
     def get_failure(self, obj) -> dict | None:
         if not obj.failure_code:

@@ -12,7 +12,7 @@ import requests
 from provisioning.models import ProvisioningRequest
 from tokens.models import Token, WebhookEvent
 
-from .conftest import wait_until
+from tests.live import wait_until
 
 pytestmark = [pytest.mark.integration]
 MSISDN = "+254700000100"

@@ -15,7 +15,7 @@ from notifications.models import Device, Notification, Status, TemplateKey
 from notifications.tasks import send_notification_task
 from provisioning.models import State, Trigger
 from tests.factories import ProvisioningRequestFactory
-from tests.integration.conftest import wait_until  # `stack` comes from ./conftest.py
+from tests.live import wait_until  # `stack` comes from ./conftest.py
 
 pytestmark = [pytest.mark.integration]
 

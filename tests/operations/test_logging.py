@@ -25,7 +25,7 @@ from config import correlation
 from config.redaction import RedactionFilter
 from provisioning.models import ProvisioningRequest, State, TransitionLog, Trigger
 from tests.factories import ProvisioningRequestFactory
-from tests.integration.conftest import wait_until
+from tests.live import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -21,7 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from provisioning.models import State, Trigger
 from tests.factories import ProvisioningRequestFactory
-from tests.integration.conftest import wait_until
+from tests.live import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -146,7 +146,7 @@ def test_metrics_endpoint_names_every_family_the_alerts_use(client):
 
 @pytest.mark.django_db
 def test_a_failing_gauge_is_reported_without_failing_the_scrape(client, settings):
-    from tokens.token_service import _breaker
+    from config.outside import shared_breaker as _breaker
 
     # Redis (the circuit breaker's store) is down: nothing answers on this port.
     with socket.socket() as probe:

@@ -53,8 +53,16 @@ class StubTokenService:
         return self.status
 
 
+class StubTelco:
+    def last_sim_swap(self, msisdn):
+        from decisioning.telco import SimSwap
+
+        return SimSwap(msisdn=msisdn, last_swap_at=None)
+
+
 @pytest.fixture(autouse=True)
 def stub_clients(monkeypatch):
+    import decisioning.telco as telco_module
     import tokens.token_service as token_service_module
 
     StubIssuer.calls = []
@@ -65,6 +73,7 @@ def stub_clients(monkeypatch):
     StubTokenService.status = None
     monkeypatch.setattr(services, "IssuerClient", StubIssuer)
     monkeypatch.setattr(token_service_module, "TokenServiceClient", StubTokenService)
+    monkeypatch.setattr(telco_module, "TelcoClient", StubTelco)
 
 
 def _state(request) -> str:

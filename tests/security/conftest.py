@@ -3,7 +3,7 @@
 
 The web app runs as a process rather than pytest-django's live server so that its log
 lines come out of the configured handlers exactly as in production. The helpers come from
-tests/integration/conftest.py; its fixtures are not re-exported, because the integration
+tests/live.py; the shared live fixtures are not used, because the integration
 worker stays alive all session and two workers must not share one queue (leak_settings.py
 gives this stack's broker keys a prefix of their own).
 """
@@ -20,7 +20,7 @@ import redis
 import requests
 from django.conf import settings
 
-from tests.integration import conftest as live
+from tests import live
 from tests.security import leak_settings
 
 ROOT = Path(__file__).resolve().parents[2]

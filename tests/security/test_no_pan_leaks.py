@@ -25,7 +25,7 @@ from django.urls import NoReverseMatch, reverse
 
 from config.redaction import luhn_valid
 from sandbox.cards import DEFAULT_CARDS
-from tests.integration.conftest import wait_until
+from tests.live import wait_until
 from tests.security.support import configured_console_handler, forms_of
 
 pytestmark = [pytest.mark.integration]

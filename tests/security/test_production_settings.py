@@ -43,6 +43,8 @@ def production_env() -> dict[str, str]:
         "CELERY_BROKER_URL": "redis://redis.internal:6379/0",
         "REDIS_URL": "redis://redis.internal:6379/1",
         "ISSUER_API_KEY": "iss_" + secrets.token_hex(16),
+        "TELCO_API_KEY": "tel_" + secrets.token_hex(16),
+        "PUSH_PROJECT_ID": "mpesa-wallet-prod",
         "GATEWAY_API_KEY": "gw_" + secrets.token_hex(16),
         "TOKEN_SERVICE_MERCHANT_ID": "mpesa_wallet",
         "TOKEN_SERVICE_KEY_ID": "key-" + secrets.token_hex(4),

@@ -1,0 +1,394 @@
+"""What every bench script shares: the bench stack (scripts/stack.py on private ports and
+a private run directory), CPU accounting of its process trees, the machine's description,
+percentiles, tables, and the results directory.
+
+Defaults keep the bench off other people's data: database `pp_bench`, Redis DBs 6 (cache)
+and 7 (broker); override with BENCH_DATABASE_URL, BENCH_REDIS_URL, BENCH_BROKER_URL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+BENCH = REPO / "bench"
+RESULTS = BENCH / "results"
+VENV_PYTHON = str(Path(os.environ.get("VENV", REPO / ".venv")).resolve() / "bin" / "python") \
+    if Path(os.environ.get("VENV", REPO / ".venv")).is_absolute() \
+    else str(REPO / os.environ.get("VENV", ".venv") / "bin" / "python")
+if not Path(VENV_PYTHON).exists():
+    VENV_PYTHON = sys.executable
+
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/pp_bench"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/6"
+DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/7"
+TERMINAL = ("ineligible", "provisioned", "declined", "failed", "expired", "cancelled")
+SERVICE_PROCESSES = ("web", "worker", "beat")
+
+
+def say(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate, timeout: float, interval: float = 0.1, what: str = "condition"):
+    """Poll `predicate` until truthy; raise TimeoutError at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+# --- connections ------------------------------------------------------------------------
+
+
+def connection_urls() -> dict[str, str]:
+    return {
+        "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL),
+        "REDIS_URL": os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL),
+        "CELERY_BROKER_URL": os.environ.get("BENCH_BROKER_URL", DEFAULT_BROKER_URL),
+    }
+
+
+def redact(url: str) -> str:
+    return re.sub(r"//([^:/@]+):[^@]+@", r"//\1:***@", url)
+
+
+def pg_connect(database_url: str, dbname: str | None = None, autocommit: bool = True):
+    import environ
+    import psycopg
+
+    config = environ.Env.db_url_config(database_url)
+    params = {
+        "dbname": dbname or config["NAME"],
+        "host": config.get("HOST") or None,
+        "port": config.get("PORT") or None,
+        "user": config.get("USER") or None,
+        "password": config.get("PASSWORD") or None,
+    }
+    params = {key: value for key, value in params.items() if value}
+    return psycopg.connect(autocommit=autocommit, connect_timeout=5, **params)
+
+
+def database_name(database_url: str) -> str:
+    import environ
+
+    return environ.Env.db_url_config(database_url)["NAME"]
+
+
+def recreate_database(database_url: str) -> None:
+    """Drop and create the bench's own database (never anything but the named one)."""
+    from psycopg import sql
+
+    name = database_name(database_url)
+    if not name.startswith("pp_bench"):
+        raise SystemExit(f"refusing to drop {name!r}: bench databases are named pp_bench*")
+    with pg_connect(database_url, dbname="postgres") as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def truncate_app_tables(database_url: str) -> None:
+    """Empty the service's (and the floor's) tables; keep migrations and beat schedules."""
+    with pg_connect(database_url) as conn:
+        tables = [row[0] for row in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND ("
+            "tablename LIKE 'provisioning\\_%' OR tablename LIKE 'tokens\\_%' OR "
+            "tablename LIKE 'notifications\\_%' OR tablename LIKE 'bench\\_floor\\_%' OR "
+            "tablename LIKE 'decisioning\\_%')")]
+        if tables:
+            conn.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE")
+
+
+def flush_redis(url: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url, socket_timeout=2)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+
+
+# --- the stack --------------------------------------------------------------------------
+
+
+@dataclass
+class BenchStack:
+    """scripts/stack.py (through bench/stackctl.py) on private ports and a private var dir."""
+
+    name: str
+    env: dict[str, str]
+    web_port: int = field(default_factory=free_port)
+    sandbox_port: int = field(default_factory=free_port)
+    var_dir: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.var_dir = REPO / "var" / "bench" / self.name
+        self.web_url = f"http://127.0.0.1:{self.web_port}"
+        self.sandbox_url = f"http://127.0.0.1:{self.sandbox_port}"
+        self.env = {
+            **self.env,
+            "ISSUER_BASE_URL": f"{self.sandbox_url}/issuer",
+            "TOKEN_SERVICE_BASE_URL": f"{self.sandbox_url}/tms",
+            "PUSH_GATEWAY_BASE_URL": f"{self.sandbox_url}/push",
+            "SMS_GATEWAY_BASE_URL": f"{self.sandbox_url}/sms",
+            "TELCO_BASE_URL": f"{self.sandbox_url}/telco",
+            "SANDBOX_WEBHOOK_URL": f"{self.web_url}/webhooks/token-service",
+            "STACK_MODE": "services",
+        }
+
+    def _run(self, *command: str, timeout: float = 240) -> subprocess.CompletedProcess:
+        argv = [sys.executable, str(BENCH / "stackctl.py"), "--var-dir", str(self.var_dir),
+                "--web-port", str(self.web_port), "--sandbox-port", str(self.sandbox_port),
+                *command]
+        return subprocess.run(argv, cwd=REPO, env={**os.environ, **self.env},
+                              capture_output=True, text=True, timeout=timeout)
+
+    def up(self) -> None:
+        if self.var_dir.exists():
+            shutil.rmtree(self.var_dir / "run", ignore_errors=True)
+        result = self._run("up")
+        if result.returncode != 0:
+            raise RuntimeError(f"stack up failed:\n{result.stdout}\n{result.stderr}")
+
+    def down(self) -> None:
+        result = self._run("down", timeout=120)
+        if result.returncode != 0:
+            say(f"stack down: {result.stdout.strip()} {result.stderr.strip()}")
+
+    def kill_worker(self) -> None:
+        result = self._run("kill-worker", timeout=30)
+        if result.returncode != 0:
+            raise RuntimeError(f"kill-worker failed: {result.stdout} {result.stderr}")
+
+    def restart_worker(self) -> None:
+        result = self._run("restart-worker", timeout=180)
+        if result.returncode != 0:
+            raise RuntimeError(f"restart-worker failed: {result.stdout} {result.stderr}")
+
+    def pid(self, process: str) -> int | None:
+        try:
+            return int((self.var_dir / "run" / f"{process}.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def log(self, process: str) -> Path:
+        return self.var_dir / "log" / f"{process}.log"
+
+    def __enter__(self) -> BenchStack:
+        self.up()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.down()
+
+
+# --- CPU accounting ---------------------------------------------------------------------
+
+
+def tree_cpu_seconds(pid: int | None) -> float:
+    """utime + stime of a process and all its descendants, plus what they reaped.
+
+    `children_user/system` of each process holds the CPU of its children that have
+    exited and been waited for, so a pool child recycled mid-run still counts, once.
+    """
+    import psutil
+
+    if pid is None:
+        return 0.0
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0.0
+    total = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
+
+
+def self_cpu_seconds() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+@dataclass
+class CpuMeter:
+    """CPU of the stack's process trees between start() and stop()."""
+
+    stack: BenchStack
+    started: dict[str, float] = field(default_factory=dict)
+    pids: dict[str, int | None] = field(default_factory=dict)
+
+    def snapshot(self) -> dict[str, float]:
+        values = {}
+        for name in (*SERVICE_PROCESSES, "sandbox"):
+            pid = self.stack.pid(name)
+            # A worker restarted mid-run (the fault runs) is a new tree: its old tree's
+            # CPU up to the kill was lost with it, so CPU there is a lower bound.
+            self.pids.setdefault(name, pid)
+            values[name] = tree_cpu_seconds(pid)
+        values["loadgen"] = self_cpu_seconds()
+        return values
+
+    def start(self) -> None:
+        self.started = self.snapshot()
+
+    def stop(self) -> dict[str, float]:
+        ended = self.snapshot()
+        return {name: max(ended[name] - self.started.get(name, 0.0), 0.0) for name in ended}
+
+
+# --- statistics -------------------------------------------------------------------------
+
+
+def percentiles(values: Sequence[float], points: Iterable[int] = (50, 95, 99)) -> dict[str, float | None]:
+    import numpy
+
+    if not values:
+        return {f"p{p}": None for p in points}
+    array = numpy.asarray(values, dtype=float)
+    return {f"p{p}": float(numpy.percentile(array, p)) for p in points}
+
+
+def ms(value: float | None) -> str:
+    return "-" if value is None else f"{value * 1000:.1f}"
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    cells = [[str(c) for c in header], *[[str(c) for c in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    lines = []
+    for index, row in enumerate(cells):
+        lines.append("  ".join(cell.rjust(w) if index and i else cell.ljust(w)
+                               for i, (cell, w) in enumerate(zip(row, widths))).rstrip())
+        if index == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+# --- the machine ------------------------------------------------------------------------
+
+
+def loadavg() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def machine() -> dict[str, Any]:
+    import psutil
+
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = {}
+    for name, argv in (("postgresql", ["psql", "--version"]),
+                       ("redis", ["redis-server", "--version"])):
+        try:
+            versions[name] = subprocess.run(argv, capture_output=True, text=True,
+                                            timeout=5).stdout.strip()
+        except OSError:
+            versions[name] = "unknown"
+    try:
+        with pg_connect(connection_urls()["DATABASE_URL"], dbname="postgres") as conn:
+            versions["postgresql_server"] = conn.execute("SHOW server_version").fetchone()[0]
+    except Exception as exc:  # only descriptive
+        versions["postgresql_server"] = f"unknown ({type(exc).__name__})"
+    return {
+        "cpu_model": model,
+        "logical_cpus": psutil.cpu_count(),
+        "physical_cpus": psutil.cpu_count(logical=False),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        **versions,
+        "loadavg_at_start": loadavg(),
+    }
+
+
+def git_state() -> dict[str, Any]:
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True,
+                                  timeout=10).stdout.strip()
+        except OSError:
+            return ""
+
+    dirty = [line for line in git("status", "--porcelain").splitlines()
+             if not line[3:].startswith("bench/") and not line[3:].startswith("docs/perf")]
+    return {"commit": git("rev-parse", "HEAD"), "dirty_files_outside_bench": dirty}
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def write_json(path: Path, data: Mapping[str, Any]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def http_json(method: str, url: str, body: Any = None, timeout: float = 10.0) -> tuple[int, Any]:
+    """Blocking JSON call for set-up and checks (the load itself is async)."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            raw, status = answer.read(), answer.status
+    except urllib.error.HTTPError as error:
+        raw, status = error.read(), error.code
+    try:
+        return status, json.loads(raw) if raw else None
+    except ValueError:
+        return status, raw.decode("utf-8", "replace")
+
+
+def terminate(process: subprocess.Popen, grace: float = 10.0) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)

@@ -1,0 +1,396 @@
+"""One measured phase of the load bench: start a stack, set up the apps, drive them, then
+read what happened from the clients, the database, the sandbox and the worker log.
+
+Used by bench/run.py (throughput, latency, CPU, floor) and bench/faults.py (the same
+load with a fault injected in the middle).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .common import (
+    TERMINAL,
+    BenchStack,
+    CpuMeter,
+    connection_urls,
+    flush_redis,
+    http_json,
+    loadavg,
+    percentiles,
+    say,
+    truncate_app_tables,
+    wait_until,
+)
+from .loadgen import App, Load, Trace, make_apps
+
+# --- tokens ---------------------------------------------------------------------------
+
+_TOKENS: dict[str, str] = {}
+
+
+def django_ready() -> None:
+    """Django in this process, for minting dev bearer tokens and reading results."""
+    import django
+    from django.conf import settings
+
+    if settings.configured:
+        return
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.dev"
+    os.environ.update(connection_urls())
+    django.setup()
+
+
+def mint_tokens(apps: Sequence[App]) -> None:
+    from config.auth import mint_dev_token
+
+    django_ready()
+    for app in apps:
+        if app.customer_id not in _TOKENS:
+            _TOKENS[app.customer_id] = mint_dev_token(app.customer_id, lifetime_seconds=4 * 3600)
+        app.token = _TOKENS[app.customer_id]
+
+
+# --- the phase --------------------------------------------------------------------------
+
+
+@dataclass
+class PhaseConfig:
+    name: str
+    count: int
+    mix: dict[str, float]
+    web_concurrency: int = 2
+    worker_concurrency: int = 2
+    concurrency: int | None = 64  # closed loop: apps in flight
+    rate: float | None = None  # open loop: arrivals per second
+    poll_interval: float = 0.5
+    app_deadline: float = 120.0
+    floor_hops: int | None = None  # set: the floor (bench.settings, floor apps)
+    warmup: int = 40
+    settings_module: str = "config.settings.dev"
+    extra_env: dict[str, str] = field(default_factory=dict)
+    quiesce_timeout: float = 90.0
+    profile_dir: Path | None = None  # set: pyinstrument in web and worker processes
+
+
+@dataclass
+class PhaseRun:
+    config: PhaseConfig
+    stack: BenchStack
+    traces: list[Trace] = field(default_factory=list)
+    cpu: dict[str, float] = field(default_factory=dict)
+    started_wall: float = 0.0
+    window: tuple[float, float] = (0.0, 0.0)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    db: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tasks: Counter = field(default_factory=Counter)
+    sandbox_before: dict[str, Any] = field(default_factory=dict)
+    sandbox_after: dict[str, Any] = field(default_factory=dict)
+    loadavg_before: list[float] = field(default_factory=list)
+    loadavg_after: list[float] = field(default_factory=list)
+    quiesced: bool = True
+
+
+def stack_env(config: PhaseConfig) -> dict[str, str]:
+    env = {
+        **connection_urls(),
+        "DJANGO_SETTINGS_MODULE": config.settings_module,
+        "WEB_CONCURRENCY": str(config.web_concurrency),
+        "WORKER_CONCURRENCY": str(config.worker_concurrency),
+        # Production-like: no debug pages, no query log kept in memory per request.
+        "DJANGO_DEBUG": "false",
+        # One trusted proxy: each simulated app shows its own client address.
+        "TRUSTED_PROXY_COUNT": "1",
+        **config.extra_env,
+    }
+    if config.profile_dir is not None:
+        config.profile_dir.mkdir(parents=True, exist_ok=True)
+        env["BENCH_PROFILE_DIR"] = str(config.profile_dir)
+        # gunicorn reads extra arguments from the environment: our hooks start and stop
+        # a profiler in each web worker. The Celery side is wired in bench/settings.py.
+        env["GUNICORN_CMD_ARGS"] = "-c bench/profiling.py"
+    return env
+
+
+def worker_task_counts(log: Path, offset: int) -> Counter:
+    """Tasks that ran (succeeded or asked for a retry) after `offset` in the worker log."""
+    counts: Counter = Counter()
+    try:
+        with open(log, "rb") as handle:
+            handle.seek(offset)
+            for raw in handle:
+                if b"celery.app.trace" not in raw:
+                    continue
+                try:
+                    line = json.loads(raw)
+                except ValueError:
+                    continue
+                data = line.get("data") or {}
+                message = line.get("message", "")
+                name = data.get("name", "?").rsplit(".", 1)[-1]
+                if " succeeded in " in message:
+                    counts[name] += 1
+                elif " retry: " in message:
+                    counts[f"{name} (retry)"] += 1
+    except OSError:
+        pass
+    return counts
+
+
+def broker_idle(broker_url: str) -> bool:
+    import redis
+
+    client = redis.Redis.from_url(broker_url, socket_timeout=2)
+    try:
+        queued = sum(client.llen(q) for q in ("provisioning", "tokens", "notifications"))
+        unacked = client.hlen("unacked")
+    finally:
+        client.close()
+    return queued == 0 and unacked == 0
+
+
+def outbox_idle(database_url: str) -> bool:
+    from .common import pg_connect
+
+    with pg_connect(database_url) as conn:
+        pending = conn.execute("SELECT count(*) FROM notifications_notification "
+                               "WHERE status IN ('pending', 'sending')").fetchone()[0]
+    return pending == 0
+
+
+def read_database(database_url: str, traces: Sequence[Trace], floor: bool) -> dict[str, dict]:
+    """Per request: final state, and when it became terminal (server clock, epoch seconds)."""
+    from .common import pg_connect
+
+    ids = [t.request_id for t in traces if t.request_id]
+    if not ids:
+        return {}
+    with pg_connect(database_url) as conn:
+        if floor:
+            rows = conn.execute(
+                "SELECT id::text, state, extract(epoch FROM created_at), "
+                "CASE WHEN state = 'done' THEN extract(epoch FROM updated_at) END "
+                "FROM bench_floor_floorrow WHERE id = ANY(%s::uuid[])", (ids,)).fetchall()
+        else:
+            rows = conn.execute(
+                "SELECT pr.id::text, pr.state, extract(epoch FROM pr.created_at), "
+                "(SELECT extract(epoch FROM min(tl.created_at)) FROM provisioning_transitionlog tl "
+                " WHERE tl.machine = 'provisioning_request' AND tl.object_id = pr.id "
+                "   AND tl.to_state = ANY(%s)) "
+                "FROM provisioning_provisioningrequest pr WHERE pr.id = ANY(%s::uuid[])",
+                (list(TERMINAL), ids)).fetchall()
+    return {row[0]: {"state": row[1], "created": float(row[2]),
+                     "terminal": float(row[3]) if row[3] is not None else None} for row in rows}
+
+
+def sandbox_summary(stats: dict[str, Any]) -> dict[str, Any]:
+    idem = stats.get("idempotency", {})
+    messages = stats.get("messages", {})
+    return {
+        "calls": stats.get("calls", {}),
+        "duplicate_effects": idem.get("duplicate_effects"),
+        "request_ids_with_multiple_tokens": len(idem.get("request_ids_with_multiple_tokens") or {}),
+        "idempotency_keys": idem.get("keys"),
+        "replays": idem.get("replays"),
+        "messages_total": messages.get("total"),
+        "duplicate_references": messages.get("duplicate_references"),
+        "signature_failures": stats.get("signature_failures"),
+        "webhooks": stats.get("webhooks"),
+        "faults": stats.get("faults"),
+    }
+
+
+async def _drive(load: Load, config: PhaseConfig, apps: list[App], warm: list[App],
+                 during: Callable[[PhaseRun], Any] | None, run: PhaseRun) -> None:
+    async with load:
+        await load.setup([*warm, *apps])
+        if warm:
+            # Warm-up: each process imports, connects and fills its caches before we
+            # measure; its apps are not counted.
+            await load.closed_loop(warm, concurrency=min(len(warm), 16))
+        meter = CpuMeter(run.stack)
+        offset = run.stack.log("worker").stat().st_size if run.stack.log("worker").exists() else 0
+        run.sandbox_before = http_json("GET", f"{run.stack.sandbox_url}/sandbox/stats")[1] or {}
+        run.loadavg_before = loadavg()
+        load.t0 = time.monotonic()
+        run.started_wall = time.time()
+        meter.start()
+        fault = asyncio.create_task(during(run, load)) if during else None
+        if config.rate:
+            run.traces = await load.open_loop(apps, config.rate)
+        else:
+            run.traces = await load.closed_loop(apps, config.concurrency or 64)
+        if fault is not None:
+            await fault
+        end = load.now()
+        # Let what the requests started finish (the provisioned push is sent after the
+        # request is terminal) before reading the CPU counters.
+        urls = connection_urls()
+        try:
+            await asyncio.to_thread(
+                wait_until,
+                lambda: broker_idle(urls["CELERY_BROKER_URL"]) and (
+                    config.floor_hops is not None or outbox_idle(urls["DATABASE_URL"])),
+                config.quiesce_timeout, 0.25, "queues and outbox to drain")
+        except TimeoutError:
+            run.quiesced = False
+        run.cpu = meter.stop()
+        run.window = (0.0, end)
+        run.loadavg_after = loadavg()
+        run.tasks = worker_task_counts(run.stack.log("worker"), offset)
+
+
+def run_phase(config: PhaseConfig,
+              during: Callable[[PhaseRun, Load], Any] | None = None,
+              stack: BenchStack | None = None) -> PhaseRun:
+    """Fresh tables and broker, a fresh stack, the load, and everything read back."""
+    urls = connection_urls()
+    truncate_app_tables(urls["DATABASE_URL"])
+    flush_redis(urls["REDIS_URL"])
+    flush_redis(urls["CELERY_BROKER_URL"])
+    stack = stack or BenchStack(config.name, stack_env(config))
+    say(f"{config.name}: starting the stack (web {config.web_concurrency}, "
+        f"worker {config.worker_concurrency}, {config.settings_module})")
+    stack.up()
+    run = PhaseRun(config=config, stack=stack)
+    try:
+        floor = config.floor_hops is not None
+        apps = make_apps(config.count, config.mix, run_tag=config.name)
+        warm = make_apps(config.warmup, config.mix, run_tag=f"{config.name}w", seed=3)
+        for app in warm:
+            app.customer_id = f"warm_{app.customer_id}"
+        mint_tokens([*apps, *warm])
+        load = Load(stack.web_url, stack.sandbox_url, poll_interval=config.poll_interval,
+                    app_deadline=config.app_deadline,
+                    floor_hops=config.floor_hops if floor else None)
+        mode = f"rate {config.rate:.1f}/s" if config.rate else f"{config.concurrency} apps"
+        say(f"{config.name}: {config.count} {'floor rows' if floor else 'provisionings'}, {mode}")
+        asyncio.run(_drive(load, config, apps, warm, during, run))
+        run.db = read_database(urls["DATABASE_URL"], run.traces, floor)
+        run.sandbox_after = http_json("GET", f"{stack.sandbox_url}/sandbox/stats")[1] or {}
+    finally:
+        stack.down()
+    return run
+
+
+# --- figures of a phase -------------------------------------------------------------------
+
+
+def summarize(run: PhaseRun) -> dict[str, Any]:
+    config = run.config
+    traces = run.traces
+    floor = config.floor_hops is not None
+    ok_create = [lat for t in traces for (_, lat, status) in t.creates if 200 <= status < 300]
+    reads = [lat for t in traces for (_, lat, status) in t.reads if status == 200]
+    verifies = [lat for t in traces for (_, lat, status) in t.verifies if status in (200, 409)]
+    client_s2t = [t.terminal_seen_at - t.submitted_at for t in traces
+                  if t.terminal_seen_at is not None]
+    server_s2t, terminal_times = [], []
+    states: Counter = Counter()
+    wrong: Counter = Counter()
+    for trace in traces:
+        row = run.db.get(trace.request_id or "")
+        if row is None:
+            states["(no row)"] += 1
+            continue
+        states[row["state"]] += 1
+        if not floor:
+            expected = {"green": "provisioned", "yellow": "provisioned", "red": "declined",
+                        "flaky": "provisioned"}[trace.app.outcome]
+            if row["state"] != expected:
+                wrong[f"{trace.app.outcome}->{row['state']}"] += 1
+        if row["terminal"] is not None:
+            server_s2t.append(row["terminal"] - trace.submitted_wall)
+            terminal_times.append(row["terminal"] - run.started_wall)
+    finished = len(terminal_times)
+    span = max(terminal_times) if terminal_times else 0.0
+    steady = None
+    if len(terminal_times) >= 20:
+        ordered = sorted(terminal_times)
+        lo, hi = ordered[len(ordered) // 10], ordered[(len(ordered) * 9) // 10]
+        if hi > lo:
+            steady = (len(ordered) * 8 // 10) / (hi - lo)
+    service_cpu = sum(run.cpu.get(name, 0.0) for name in ("web", "worker", "beat"))
+    outcomes = Counter(t.app.outcome for t in traces)
+    errors = Counter((t.error or "").split(":")[0] for t in traces if t.error)
+    create_statuses = Counter(status for t in traces for (_, _, status) in t.creates)
+    read_statuses = Counter(status for t in traces for (_, _, status) in t.reads)
+    send_lag = [t.submitted_at - t.intended_at for t in traces if t.intended_at is not None]
+    per = finished or 1
+    return {
+        "name": config.name,
+        "kind": "floor" if floor else "service",
+        "settings": config.settings_module,
+        "load": {
+            "pattern": "open" if config.rate else "closed",
+            "apps_in_flight": None if config.rate else config.concurrency,
+            "arrival_rate_per_s": config.rate,
+            "count": config.count,
+            "mix": config.mix if not floor else None,
+            "floor_hops": config.floor_hops,
+            "poll_interval_s": config.poll_interval,
+            "web_concurrency": config.web_concurrency,
+            "worker_concurrency": config.worker_concurrency,
+            "warmup": config.warmup,
+            "max_send_lag_ms": round(max(send_lag) * 1000, 1) if send_lag else None,
+        },
+        "outcomes": dict(outcomes),
+        "final_states": dict(states),
+        "unexpected_final_states": dict(wrong),
+        "client_errors": dict(errors),
+        "create_statuses": {str(k): v for k, v in create_statuses.items()},
+        "read_statuses": {str(k): v for k, v in read_statuses.items()},
+        "finished": finished,
+        "window_s": round(span, 3),
+        "throughput_per_s": round(finished / span, 2) if span else None,
+        "steady_throughput_per_s": round(steady, 2) if steady else None,
+        "latency_s": {
+            "create": percentiles(ok_create),
+            "read": percentiles(reads),
+            "verify": percentiles(verifies),
+            "submit_to_terminal": percentiles(server_s2t),
+            "submit_to_terminal_client_seen": percentiles(client_s2t),
+        },
+        "requests_per_provisioning": {
+            "create": round(sum(len(t.creates) for t in traces) / per, 2),
+            "read": round(sum(len(t.reads) for t in traces) / per, 2),
+            "verify": round(sum(len(t.verifies) for t in traces) / per, 2),
+        },
+        "cpu_s": {name: round(value, 3) for name, value in run.cpu.items()},
+        "cpu_ms_per_provisioning": {
+            "service": round(service_cpu * 1000 / per, 2),
+            **{name: round(run.cpu.get(name, 0.0) * 1000 / per, 2)
+               for name in ("web", "worker", "beat", "sandbox", "loadgen")},
+        },
+        "tasks": dict(run.tasks),
+        "tasks_per_provisioning": round(
+            sum(v for k, v in run.tasks.items() if not k.startswith(("reconcile", "drain")))
+            / per, 2),
+        "sandbox": sandbox_summary(run.sandbox_after),
+        "quiesced": run.quiesced,
+        "loadavg_before": run.loadavg_before,
+        "loadavg_after": run.loadavg_after,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(run.started_wall)),
+        "events": run.events,
+    }
+
+
+def series(run: PhaseRun) -> dict[str, list]:
+    """Raw points for the plot: seconds since the start, latency in seconds."""
+    creates = [(at, lat) for t in run.traces for (at, lat, st) in t.creates if 200 <= st < 300]
+    reads = [(at, lat) for t in run.traces for (at, lat, st) in t.reads if st == 200]
+    terminal = []
+    for trace in run.traces:
+        row = run.db.get(trace.request_id or "")
+        if row and row["terminal"] is not None:
+            terminal.append((row["terminal"] - run.started_wall,
+                             row["terminal"] - trace.submitted_wall))
+    return {"create": sorted(creates), "read": sorted(reads), "terminal": sorted(terminal)}

@@ -1,0 +1,185 @@
+"""The built-in rule kinds. Each takes the rule's params and the facts of one push and
+returns an outcome with a reason code and the inputs that mattered.
+
+Rules read the database (counts) and the telco; they never write. Thresholds come from
+the rule's params, so operations retune them in admin without a deploy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Callable
+
+from .models import Outcome, RuleKind
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What a rule may look at for one push."""
+
+    request_id: Any
+    customer_id: str
+    card_id: str
+    wallet: str
+    device_id: str
+    created_at: datetime
+    card_product: str
+    kyc_tier: int | None
+    msisdn: str
+    now: datetime
+
+
+@dataclass(frozen=True)
+class Verdict:
+    outcome: str
+    reason_code: str = ""
+    inputs: dict[str, Any] = field(default_factory=dict)
+
+
+GREEN = Verdict(Outcome.GREEN)
+
+
+def _outcome(params: dict, key: str = "outcome", default: str = Outcome.RED) -> str:
+    value = params.get(key, default)
+    return value if value in Outcome.values else default
+
+
+def card_product_wallet(params: dict, facts: Facts) -> Verdict:
+    """params: {"allowed_products": {"apple_pay": ["visa_classic", ...]}} (absent: any)."""
+    allowed = (params.get("allowed_products") or {}).get(facts.wallet)
+    if allowed is None or facts.card_product in allowed:
+        return GREEN
+    return Verdict(_outcome(params), "card_product_not_allowed",
+                   {"card_product": facts.card_product, "wallet": facts.wallet})
+
+
+def kyc_tier(params: dict, facts: Facts) -> Verdict:
+    """params: {"min_tier": 2, "outcome": "red"}; an unknown tier counts as below."""
+    minimum = int(params.get("min_tier", 1))
+    if facts.kyc_tier is not None and facts.kyc_tier >= minimum:
+        return GREEN
+    return Verdict(_outcome(params), "kyc_tier_too_low",
+                   {"kyc_tier": facts.kyc_tier, "min_tier": minimum})
+
+
+def sim_swap(params: dict, facts: Facts) -> Verdict:
+    """params: {"decline_within_hours": 24, "step_up_within_hours": 168,
+    "on_lookup_failure": "yellow"}; 0 turns a threshold off."""
+    from .telco import TelcoClient, TelcoUnavailable
+
+    decline_hours = float(params.get("decline_within_hours", 0) or 0)
+    step_up_hours = float(params.get("step_up_within_hours", 168) or 0)
+    if not facts.msisdn:
+        return Verdict(_outcome(params, "on_lookup_failure", Outcome.YELLOW), "sim_swap_unknown",
+                       {"lookup": "no_msisdn"})
+    try:
+        swap = TelcoClient().last_sim_swap(facts.msisdn)
+    except TelcoUnavailable as exc:
+        # Never a silent green: the configured fallback applies (default: step up).
+        return Verdict(_outcome(params, "on_lookup_failure", Outcome.YELLOW), "sim_swap_unknown",
+                       {"lookup": exc.code})
+    if swap.last_swap_at is None:
+        return Verdict(Outcome.GREEN, "", {"last_swap_hours": None})
+    hours = (facts.now - swap.last_swap_at).total_seconds() / 3600
+    inputs = {"last_swap_hours": round(hours, 2)}
+    if decline_hours and hours <= decline_hours:
+        return Verdict(Outcome.RED, "sim_swap_recent", inputs)
+    if step_up_hours and hours <= step_up_hours:
+        return Verdict(Outcome.YELLOW, "sim_swap_recent", inputs)
+    return Verdict(Outcome.GREEN, "", inputs)
+
+
+def active_tokens_per_card(params: dict, facts: Facts) -> Verdict:
+    """params: {"max": 5, "outcome": "red"}: live tokens the card already has."""
+    from tokens.models import Token, TokenState
+
+    maximum = int(params.get("max", 5))
+    live = Token.objects.filter(
+        customer_id=facts.customer_id, card_id=facts.card_id,
+        state__in=[TokenState.ACTIVE, TokenState.SUSPENDED],
+    ).count()
+    if live < maximum:
+        return GREEN
+    return Verdict(_outcome(params), "too_many_tokens", {"live_tokens": live, "max": maximum})
+
+
+def _attempts_before(facts: Facts, **scope) -> int:
+    """Attempts in the 24 hours up to and including this one, in creation order.
+
+    Counting only requests created at or before this one makes the count independent of
+    the order in which concurrent requests are evaluated: the k-th push of the day sees k.
+    """
+    from provisioning.models import ProvisioningRequest
+
+    since = facts.created_at - timedelta(hours=24)
+    return ProvisioningRequest.objects.filter(
+        created_at__gt=since, created_at__lte=facts.created_at, **scope
+    ).count()
+
+
+def attempts_per_customer(params: dict, facts: Facts) -> Verdict:
+    """params: {"max": 10, "outcome": "red"}: pushes by this customer in 24 hours."""
+    maximum = int(params.get("max", 10))
+    count = _attempts_before(facts, customer_id=facts.customer_id)
+    if count <= maximum:
+        return GREEN
+    return Verdict(_outcome(params), "customer_velocity", {"attempts_24h": count, "max": maximum})
+
+
+def attempts_per_device(params: dict, facts: Facts) -> Verdict:
+    """params: {"max": 5, "outcome": "red"}: pushes from this device in 24 hours."""
+    maximum = int(params.get("max", 5))
+    count = _attempts_before(facts, device_id=facts.device_id)
+    if count <= maximum:
+        return GREEN
+    return Verdict(_outcome(params), "device_velocity", {"attempts_24h": count, "max": maximum})
+
+
+def new_device(params: dict, facts: Facts) -> Verdict:
+    """params: {"outcome": "yellow"}: no earlier push from this device ever provisioned."""
+    from provisioning.models import ProvisioningRequest, State
+
+    seen = ProvisioningRequest.objects.filter(
+        customer_id=facts.customer_id, device_id=facts.device_id, state=State.PROVISIONED,
+    ).exclude(pk=facts.request_id).exists()
+    if seen:
+        return GREEN
+    return Verdict(_outcome(params, default=Outcome.YELLOW), "new_device", {"device_seen": False})
+
+
+KINDS: dict[str, Callable[[dict, Facts], Verdict]] = {
+    RuleKind.CARD_PRODUCT_WALLET: card_product_wallet,
+    RuleKind.KYC_TIER: kyc_tier,
+    RuleKind.SIM_SWAP: sim_swap,
+    RuleKind.ACTIVE_TOKENS_PER_CARD: active_tokens_per_card,
+    RuleKind.ATTEMPTS_PER_CUSTOMER: attempts_per_customer,
+    RuleKind.ATTEMPTS_PER_DEVICE: attempts_per_device,
+    RuleKind.NEW_DEVICE: new_device,
+}
+
+# Installed by the migration; operations edit them afterwards.
+DEFAULT_RULES = [
+    {"key": "card-product-wallet", "kind": RuleKind.CARD_PRODUCT_WALLET, "mode": "enforce",
+     "params": {"allowed_products": {}, "outcome": "red"},
+     "description": "The card's product may be used in the wallet."},
+    {"key": "kyc-tier", "kind": RuleKind.KYC_TIER, "mode": "enforce",
+     "params": {"min_tier": 1, "outcome": "red"},
+     "description": "Customers below this KYC tier cannot push cards."},
+    {"key": "sim-swap", "kind": RuleKind.SIM_SWAP, "mode": "enforce",
+     "params": {"decline_within_hours": 0, "step_up_within_hours": 168,
+                "on_lookup_failure": "yellow"},
+     "description": "A recent SIM swap steps up (or declines) the push."},
+    {"key": "active-tokens-per-card", "kind": RuleKind.ACTIVE_TOKENS_PER_CARD,
+     "mode": "enforce", "params": {"max": 5, "outcome": "red"},
+     "description": "At most this many live tokens per card."},
+    {"key": "attempts-per-customer", "kind": RuleKind.ATTEMPTS_PER_CUSTOMER, "mode": "enforce",
+     "params": {"max": 20, "outcome": "red"},
+     "description": "At most this many pushes per customer in 24 hours."},
+    {"key": "attempts-per-device", "kind": RuleKind.ATTEMPTS_PER_DEVICE, "mode": "enforce",
+     "params": {"max": 10, "outcome": "red"},
+     "description": "At most this many pushes per device in 24 hours."},
+    {"key": "new-device", "kind": RuleKind.NEW_DEVICE, "mode": "shadow",
+     "params": {"outcome": "yellow"},
+     "description": "A device never seen for this customer steps up (shadow until tuned)."},
+]

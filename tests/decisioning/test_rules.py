@@ -1,0 +1,285 @@
+"""Issuer decisioning: each rule at its boundaries, combining with the token service's
+outcomes, the telco down, shadow mode, versioning, and velocity under concurrency."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection, transaction
+from django.utils import timezone
+
+from decisioning import services as decisioning
+from decisioning.models import DecisionRule, DecisionRuleVersion, Mode, RuleResult
+from decisioning.telco import SimSwap, TelcoUnavailable
+from provisioning import services
+from provisioning.issuer import Eligibility
+from provisioning.models import ProvisioningRequest, State, Trigger
+from tests.factories import ProvisioningRequestFactory, TokenFactory
+from tokens.models import TokenState
+from tokens.token_service import Decision
+
+ELIGIBLE = Eligibility(True, "", "1111", "visa_classic", "+254700000100", "tier_2")
+
+
+class Telco:
+    """Stands in for the telco's HTTP client only; everything else is real."""
+
+    swapped_hours_ago: float | None = None
+    down: bool = False
+
+    def last_sim_swap(self, msisdn):
+        if Telco.down:
+            raise TelcoUnavailable("telco_unavailable")
+        when = (None if Telco.swapped_hours_ago is None
+                else timezone.now() - timedelta(hours=Telco.swapped_hours_ago))
+        return SimSwap(msisdn, when)
+
+
+@pytest.fixture(autouse=True)
+def telco(monkeypatch):
+    import decisioning.telco as telco_module
+
+    Telco.swapped_hours_ago, Telco.down = None, False
+    monkeypatch.setattr(telco_module, "TelcoClient", Telco)
+    return Telco
+
+
+def only(*keys):
+    """Enable just these rules (the migration installs all defaults)."""
+    DecisionRule.objects.exclude(key__in=keys).update(enabled=False)
+    DecisionRule.objects.filter(key__in=keys).update(enabled=True, mode=Mode.ENFORCE)
+
+
+def set_params(key, **params):
+    rule = DecisionRule.objects.get(key=key)
+    rule.params = {**rule.params, **params}
+    rule.save()
+
+
+def evaluate(request=None, eligibility=ELIGIBLE):
+    request = request or ProvisioningRequestFactory(state=State.RECEIVED)
+    return decisioning.evaluate(request, eligibility)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("hours,expected", [(0.5, "yellow"), (167.9, "yellow"), (168.1, "green"),
+                                            (None, "green")])
+def test_sim_swap_steps_up_within_the_window(telco, hours, expected):
+    only("sim-swap")
+    telco.swapped_hours_ago = hours
+    decision = evaluate()
+    assert decision.outcome == expected
+    assert decision.reason_codes == (["sim_swap_recent"] if expected == "yellow" else [])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("hours,expected", [(23.9, "red"), (24.1, "yellow"), (200, "green")])
+def test_sim_swap_declines_within_the_decline_window_when_configured(telco, hours, expected):
+    only("sim-swap")
+    set_params("sim-swap", decline_within_hours=24, step_up_within_hours=168)
+    telco.swapped_hours_ago = hours
+    assert evaluate().outcome == expected
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("fallback,expected", [(None, "yellow"), ("red", "red")])
+def test_telco_down_applies_the_fallback_never_a_silent_green(telco, fallback, expected):
+    only("sim-swap")
+    if fallback:
+        set_params("sim-swap", on_lookup_failure=fallback)
+    telco.down = True
+    decision = evaluate()
+    assert decision.outcome == expected
+    assert decision.reason_codes == ["sim_swap_unknown"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("tier,expected", [("tier_2", "green"), ("tier_1", "red"), (None, "red"),
+                                           (3, "green")])
+def test_kyc_tier_below_the_minimum_is_refused(tier, expected):
+    only("kyc-tier")
+    set_params("kyc-tier", min_tier=2)
+    eligibility = Eligibility(True, "", "1111", "visa_classic", "+254700000100", tier)
+    assert evaluate(eligibility=eligibility).outcome == expected
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("product,expected", [("visa_classic", "green"), ("visa_prepaid", "red")])
+def test_card_product_must_be_allowed_in_the_wallet(product, expected):
+    only("card-product-wallet")
+    set_params("card-product-wallet", allowed_products={"google_pay": ["visa_classic"]})
+    eligibility = Eligibility(True, "", "1111", product, "+254700000100", 2)
+    assert evaluate(eligibility=eligibility).outcome == expected
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("live,expected", [(1, "green"), (2, "red")])
+def test_at_most_n_live_tokens_per_card(live, expected):
+    only("active-tokens-per-card")
+    set_params("active-tokens-per-card", max=2)
+    for index in range(live):
+        TokenFactory(customer_id="cust_test", card_id="card_green", device_id=f"d{index}",
+                     state=TokenState.ACTIVE)
+    TokenFactory(customer_id="cust_test", card_id="card_green", device_id="gone",
+                 state=TokenState.DELETED)
+    assert evaluate().outcome == expected
+
+
+@pytest.mark.django_db
+def test_customer_velocity_counts_up_to_and_including_this_push():
+    only("attempts-per-customer")
+    set_params("attempts-per-customer", max=3)
+    requests = [ProvisioningRequestFactory(state=State.RECEIVED) for _ in range(4)]
+    outcomes = [evaluate(request).outcome for request in requests]
+    assert outcomes == ["green", "green", "green", "red"]
+
+
+@pytest.mark.django_db
+def test_device_velocity_ignores_pushes_older_than_a_day():
+    only("attempts-per-device")
+    set_params("attempts-per-device", max=1)
+    old = ProvisioningRequestFactory(state=State.PROVISIONED, device_id="dev-x")
+    ProvisioningRequest.objects.filter(pk=old.pk).update(
+        created_at=timezone.now() - timedelta(hours=25))
+    assert evaluate(ProvisioningRequestFactory(device_id="dev-x")).outcome == "green"
+    assert evaluate(ProvisioningRequestFactory(device_id="dev-x")).outcome == "red"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_pushes_are_counted_exactly_for_velocity():
+    only("attempts-per-customer")
+    set_params("attempts-per-customer", max=3)
+    requests = [ProvisioningRequestFactory(state=State.RECEIVED, customer_id="cust_burst")
+                for _ in range(6)]
+    outcomes: dict = {}
+    barrier = threading.Barrier(len(requests))
+
+    def run(request):
+        barrier.wait()
+        try:
+            outcomes[request.pk] = evaluate(request).outcome
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(request,)) for request in requests]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert sorted(outcomes.values()) == ["green"] * 3 + ["red"] * 3
+    # The three refused are the three latest, whatever order the threads ran in.
+    latest = {r.pk for r in sorted(requests, key=lambda r: r.created_at)[3:]}
+    assert {pk for pk, outcome in outcomes.items() if outcome == "red"} == latest
+
+
+@pytest.mark.django_db
+def test_new_device_is_yellow_and_a_device_seen_before_is_green():
+    only("new-device")
+    first = ProvisioningRequestFactory(device_id="dev-new")
+    assert evaluate(first).outcome == "yellow"
+    ProvisioningRequestFactory(device_id="dev-new", state=State.PROVISIONED)
+    assert evaluate(ProvisioningRequestFactory(device_id="dev-new")).outcome == "green"
+
+
+@pytest.mark.django_db
+def test_shadow_rule_is_recorded_but_changes_nothing(telco):
+    only("sim-swap")
+    DecisionRule.objects.filter(key="sim-swap").update(mode=Mode.SHADOW)
+    telco.swapped_hours_ago = 1
+    request = ProvisioningRequestFactory(state=State.RECEIVED)
+    decision = evaluate(request)
+    assert decision.outcome == "green" and decision.reason_codes == []
+    decisioning.record(request, decision)
+    result = RuleResult.objects.get(request=request)
+    assert (result.outcome, result.mode, result.reason_code) == ("yellow", "shadow",
+                                                                 "sim_swap_recent")
+    assert decisioning.firing_counts(timezone.now() - timedelta(hours=1)) == {
+        "sim-swap": {"yellow": 1}}
+
+
+@pytest.mark.django_db
+def test_a_broken_rule_steps_up_instead_of_passing_silently():
+    only("kyc-tier")
+    set_params("kyc-tier", min_tier="not a number")
+    decision = evaluate()
+    assert decision.outcome == "yellow"
+
+
+@pytest.mark.django_db
+def test_saving_a_rule_makes_a_new_version_with_who_and_when():
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.create_user("ops_amina", password="x" * 12)
+    rule = DecisionRule.objects.get(key="sim-swap")
+    rule.params = {**rule.params, "step_up_within_hours": 48}
+    decisioning.save_rule(rule, user=user)
+    assert DecisionRule.objects.get(key="sim-swap").version == 2
+    latest = DecisionRuleVersion.objects.filter(rule=rule).order_by("-version").first()
+    assert (latest.version, latest.changed_by) == (2, "ops_amina")
+    assert latest.params["step_up_within_hours"] == 48
+
+
+# --- through the services: rules + the token service's decision ------------------------
+
+class Issuer:
+    def check_eligibility(self, **kwargs):
+        return ELIGIBLE
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("issuer_hours,tsp,expected", [
+    (None, "green", State.PROVISIONED),
+    (None, "yellow", State.STEP_UP_REQUIRED),
+    (None, "red", State.DECLINED),
+    (1, "green", State.STEP_UP_REQUIRED),
+    (1, "yellow", State.STEP_UP_REQUIRED),
+    (1, "red", State.DECLINED),
+])
+def test_the_most_restrictive_of_issuer_and_token_service_wins(monkeypatch, telco, issuer_hours,
+                                                               tsp, expected):
+    only("sim-swap")
+    telco.swapped_hours_ago = issuer_hours
+    monkeypatch.setattr(services, "IssuerClient", Issuer)
+    request = ProvisioningRequestFactory(state=State.RECEIVED)
+    services.check_eligibility(request.pk)
+    stored = ProvisioningRequest.objects.get(pk=request.pk)
+    assert stored.state == State.ELIGIBLE
+    with transaction.atomic():
+        stored.mark_token_requested(by=Trigger.WORKER)
+        stored.save()
+    token_ref = None if tsp == "red" else f"tkn_{request.pk.hex[:8]}"
+    services.apply_decision(request.pk, Decision(tsp, token_ref, None, "1234", "12/29", None),
+                            by=Trigger.WORKER)
+    final = ProvisioningRequest.objects.get(pk=request.pk)
+    assert final.state == expected
+    if issuer_hours is not None:
+        assert "sim_swap_recent" in final.decision_reasons
+
+
+@pytest.mark.django_db
+def test_issuer_red_ends_ineligible_with_the_reason_and_the_rule_results(monkeypatch, telco):
+    only("sim-swap", "kyc-tier")
+    set_params("sim-swap", decline_within_hours=24)
+    telco.swapped_hours_ago = 1
+    monkeypatch.setattr(services, "IssuerClient", Issuer)
+    request = ProvisioningRequestFactory(state=State.RECEIVED)
+    services.check_eligibility(request.pk)
+    stored = ProvisioningRequest.objects.get(pk=request.pk)
+    assert (stored.state, stored.failure_code) == (State.INELIGIBLE, "sim_swap_recent")
+    assert sorted(RuleResult.objects.filter(request=request).values_list("rule_key", "outcome")) \
+        == [("kyc-tier", "green"), ("sim-swap", "red")]
+
+
+@pytest.mark.django_db
+def test_api_shows_the_decision_and_reason_codes_but_never_the_inputs(api_client, customer_id):
+    request = ProvisioningRequestFactory(customer_id=customer_id, state=State.STEP_UP_REQUIRED,
+                                         issuer_decision="yellow", token_service_decision="green",
+                                         decision_reasons=["sim_swap_recent"])
+    RuleResult.objects.create(request=request, rule_key="sim-swap", rule_kind="sim_swap",
+                              rule_version=1, mode="enforce", outcome="yellow",
+                              reason_code="sim_swap_recent", inputs={"last_swap_hours": 1.25})
+    body = api_client.get(f"/api/v1/provisioning-requests/{request.pk}").json()
+    assert body["decision"] == {"outcome": "yellow", "reason_codes": ["sim_swap_recent"]}
+    assert "last_swap_hours" not in str(body) and "1.25" not in str(body)
