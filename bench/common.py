@@ -29,12 +29,6 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "bench"
 RESULTS = BENCH / "results"
-VENV_PYTHON = str(Path(os.environ.get("VENV", REPO / ".venv")).resolve() / "bin" / "python") \
-    if Path(os.environ.get("VENV", REPO / ".venv")).is_absolute() \
-    else str(REPO / os.environ.get("VENV", ".venv") / "bin" / "python")
-if not Path(VENV_PYTHON).exists():
-    VENV_PYTHON = sys.executable
-
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/pp_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/6"
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/7"

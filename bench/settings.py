@@ -6,8 +6,16 @@ Nothing else changes, so the floor runs on the same middleware, DRF defaults, da
 broker and Celery settings as the service it is compared with.
 """
 
+import os
+
 from config.settings.dev import *  # noqa: F403
 from config.settings.dev import INSTALLED_APPS
 
 INSTALLED_APPS = [*INSTALLED_APPS, "bench.floor_app.apps.FloorAppConfig"]
 ROOT_URLCONF = "bench.urls"
+
+if os.environ.get("BENCH_PROFILE_DIR"):
+    # bench/run.py --profile: a CPU profile of each Celery pool child (bench/profiling.py).
+    from bench.profiling import connect_celery_signals
+
+    connect_celery_signals()

@@ -95,16 +95,18 @@ class AdminLoginRateLimitBackend(AxesStandaloneBackend):
 
 # --- admin groups -----------------------------------------------------------------------
 
-SERVICE_APPS = ("provisioning", "tokens", "notifications")
+SERVICE_APPS = ("provisioning", "tokens", "notifications", "decisioning")
 # Audit records are evidence: nobody changes them in admin, operations included.
 READ_ONLY_MODELS = {("provisioning", "transitionlog"), ("tokens", "webhookevent"),
-                    ("provisioning", "idempotencykey")}
+                    ("provisioning", "idempotencykey"), ("decisioning", "ruleresult"),
+                    ("decisioning", "decisionruleversion")}
 OPERATIONS_ACTIONS = (
     ("provisioning", "retry_provisioningrequest"),
     ("provisioning", "cancel_provisioningrequest"),
     ("provisioning", "expire_provisioningrequest"),
     ("tokens", "act_on_token"),
     ("notifications", "resend_notification"),
+    ("decisioning", "edit_decisionrule"),
 )
 SUPPORT_GROUP = "support"
 OPERATIONS_GROUP = "operations"
@@ -123,7 +125,12 @@ def sync_admin_groups(apps, schema_editor=None) -> dict[str, int]:
 
     # Permissions are normally created after migrate (post_migrate); make sure they exist
     # now, from the historical models, so the groups can be given them.
+    from django.apps import apps as global_apps
+
     for app_config in apps.get_app_configs():
+        if apps is global_apps:  # outside a migration (a test restoring flushed data)
+            create_permissions(app_config, verbosity=0)
+            continue
         app_config.models_module = True
         create_permissions(app_config, apps=apps, verbosity=0)
         app_config.models_module = None

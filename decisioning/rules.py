@@ -183,3 +183,19 @@ DEFAULT_RULES = [
      "params": {"outcome": "yellow"},
      "description": "A device never seen for this customer steps up (shadow until tuned)."},
 ]
+
+
+def install_default_rules(rule_model, version_model) -> list[str]:
+    """Create any default rule that does not exist yet (never overwrites a tuned one)."""
+    created_keys = []
+    for item in DEFAULT_RULES:
+        rule, created = rule_model.objects.get_or_create(
+            key=item["key"],
+            defaults={"kind": str(item["kind"]), "mode": item["mode"], "params": item["params"],
+                      "description": item["description"], "updated_by": "migration"},
+        )
+        if created:
+            version_model.objects.create(rule=rule, version=1, enabled=True, mode=rule.mode,
+                                         params=rule.params, changed_by="migration")
+            created_keys.append(rule.key)
+    return created_keys

@@ -267,7 +267,9 @@ def apply_decision(request_id, decision, *, by: str) -> bool:
         # issuer yellow forces the one-time code even when the token service says green.
         combined = most_restrictive(request.issuer_decision or "green", decision.decision)
         request.token_service_decision = decision.decision
-        if decision.decision != "green":
+        if combined != (request.issuer_decision or "green"):
+            # The token service is the stricter party: its reason explains the outcome.
+            # (When it only echoes our issuer decision, the issuer's reasons already do.)
             reason = decision.reason or f"token_service_{decision.decision}"
             request.decision_reasons = sorted({*request.decision_reasons, reason})
         if combined == "green":

@@ -22,6 +22,31 @@ from tests.live import ARTIFACTS, ROOT, Stack, Worker, _free_port, _log_tail, _o
     _stop, wait_until
 
 
+@pytest.fixture(autouse=True)
+def _migration_data(request):
+    """Put back what migrations install (rules, groups, beat schedules): a transactional
+    test flushes every table when it ends, and the next test must not run without them."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None and "transactional_db" not in request.fixturenames \
+            and "live_server" not in request.fixturenames:
+        return
+    transactional = bool(marker and (marker.kwargs.get("transaction") or
+                                     (marker.args and marker.args[0])))
+    request.getfixturevalue("transactional_db" if transactional
+                            or "transactional_db" in request.fixturenames else "db")
+    from django.apps import apps
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    from config.security import sync_admin_groups
+    from decisioning.models import DecisionRule, DecisionRuleVersion
+    from decisioning.rules import install_default_rules
+    from provisioning import schedules
+
+    install_default_rules(DecisionRule, DecisionRuleVersion)
+    schedules.install(PeriodicTask, IntervalSchedule)
+    sync_admin_groups(apps, None)
+
+
 @pytest.fixture
 def customer_id() -> str:
     return "cust_demo"

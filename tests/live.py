@@ -164,3 +164,20 @@ class Stack:
 
     def sandbox_post(self, path: str, body: dict) -> requests.Response:
         return requests.post(f"{self.sandbox}{path}", json=body, timeout=10)
+
+
+def luhn_pan(last4: str, prefix: str = "4") -> str:
+    """A 16-digit Luhn-valid PAN ending in `last4` (the check digit is last4's last digit,
+    so one free digit in the middle is chosen to make the sum come out right)."""
+    import random
+
+    body = prefix + "".join(random.choice("0123456789") for _ in range(10 - len(prefix)))
+    for free in "0123456789":
+        candidate = body + free + last4
+        total = 0
+        for index, char in enumerate(reversed(candidate)):
+            value = int(char) * (2 if index % 2 else 1)
+            total += value - 9 if value > 9 else value
+        if total % 10 == 0:
+            return candidate
+    raise AssertionError("unreachable: one free digit always fixes the Luhn sum")

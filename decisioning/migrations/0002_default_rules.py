@@ -4,19 +4,10 @@ from django.db import migrations
 
 
 def install(apps, schema_editor):
-    from decisioning.rules import DEFAULT_RULES
+    from decisioning.rules import install_default_rules
 
-    Rule = apps.get_model("decisioning", "DecisionRule")
-    Version = apps.get_model("decisioning", "DecisionRuleVersion")
-    for item in DEFAULT_RULES:
-        rule, created = Rule.objects.get_or_create(
-            key=item["key"],
-            defaults={"kind": str(item["kind"]), "mode": item["mode"], "params": item["params"],
-                      "description": item["description"], "updated_by": "migration"},
-        )
-        if created:
-            Version.objects.create(rule=rule, version=1, enabled=True, mode=rule.mode,
-                                   params=rule.params, changed_by="migration")
+    install_default_rules(apps.get_model("decisioning", "DecisionRule"),
+                          apps.get_model("decisioning", "DecisionRuleVersion"))
 
 
 class Migration(migrations.Migration):

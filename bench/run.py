@@ -1,0 +1,256 @@
+"""`make bench`: throughput, latency and CPU per provisioning, beside the floor.
+
+    .venv/bin/python -m bench.run                      # every phase, defaults below
+    .venv/bin/python -m bench.run --count 200 --phases green,mix   # quick look
+
+Phases, each on a fresh stack (scripts/stack.py on private ports) and fresh tables:
+
+  floor   bench.settings: a plain DRF view inserting one row + a chain of --hops no-op
+          tasks updating it; closed loop, --apps apps in flight
+  green   the service, 100% green cards; closed loop (CPU per green provisioning)
+  mix     the service, --mix (default 80% green, 10% yellow, 5% red, 5% 503-twice);
+          closed loop: the peak throughput
+  mix70   the service, --mix, open loop (Poisson) at --rate-fraction of mix's peak for
+          --open-seconds: create latency at a sustainable load
+
+Writes bench/results/bench-<time>.json and .png, prints a table. No assertion anywhere:
+the targets of issue 7 are printed as met or missed, for the report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from .common import (
+    RESULTS,
+    connection_urls,
+    git_state,
+    loadavg,
+    machine,
+    ms,
+    now_iso,
+    recreate_database,
+    redact,
+    say,
+    table,
+    write_json,
+)
+from .loadgen import parse_mix
+from .phase import PhaseConfig, run_phase, series, summarize
+from .plot import latency_figure
+
+TARGET_CPU_MS_PER_GREEN = 15.0
+TARGET_CREATE_P99_S = 0.050
+TARGET_THROUGHPUT_VS_FLOOR = 0.5
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=1000,
+                        help="provisionings (floor rows) per closed-loop phase (1000)")
+    parser.add_argument("--mix", default=None,
+                        help="outcome weights, e.g. green=80,yellow=10,red=5,flaky=5 (default)")
+    parser.add_argument("--apps", type=int, default=64,
+                        help="simulated wallet apps in flight in closed-loop phases (64)")
+    parser.add_argument("--web", type=int, default=2, help="gunicorn workers (2)")
+    parser.add_argument("--workers", type=int, default=2, help="Celery worker concurrency (2)")
+    parser.add_argument("--poll", type=float, default=0.5, help="app poll interval, s (0.5)")
+    parser.add_argument("--hops", type=int, default=3,
+                        help="no-op tasks in the floor's chain: a green provisioning's hops (3)")
+    parser.add_argument("--phases", default="floor,green,mix,mix70")
+    parser.add_argument("--rate-fraction", type=float, default=0.7)
+    parser.add_argument("--rate", type=float, default=None,
+                        help="open-loop rate for mix70 (default: rate-fraction x mix's peak)")
+    parser.add_argument("--open-seconds", type=float, default=60.0)
+    parser.add_argument("--warmup", type=int, default=40)
+    parser.add_argument("--profile", action="store_true",
+                        help="pyinstrument in every web and worker process (slower: the "
+                             "numbers of a profiled run are not the bench's numbers)")
+    parser.add_argument("--fresh-db", action="store_true",
+                        help="drop and create the bench database first (make bench does)")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--tag", default="")
+    return parser.parse_args(argv)
+
+
+def compare(floor: dict | None, service: dict | None) -> list[dict[str, Any]]:
+    if not floor or not service:
+        return []
+    rows = []
+
+    def add(label: str, f: float | None, s: float | None, unit: str) -> None:
+        ratio = round(s / f, 2) if f and s is not None else None
+        rows.append({"metric": label, "floor": f, "service": s, "ratio": ratio, "unit": unit})
+
+    add("throughput", floor["throughput_per_s"], service["throughput_per_s"], "/s")
+    add("steady throughput", floor["steady_throughput_per_s"],
+        service["steady_throughput_per_s"], "/s")
+    for kind in ("create", "read", "submit_to_terminal"):
+        for point in ("p50", "p95", "p99"):
+            add(f"{kind} {point}", floor["latency_s"][kind][point],
+                service["latency_s"][kind][point], "s")
+    for part in ("service", "web", "worker", "beat"):
+        add(f"CPU {part}", floor["cpu_ms_per_provisioning"][part],
+            service["cpu_ms_per_provisioning"][part], "ms/provisioning")
+    add("tasks", floor["tasks_per_provisioning"], service["tasks_per_provisioning"],
+        "per provisioning")
+    add("reads", floor["requests_per_provisioning"]["read"],
+        service["requests_per_provisioning"]["read"], "per provisioning")
+    return rows
+
+
+def targets(phases: dict[str, dict]) -> list[dict[str, Any]]:
+    out = []
+    green, mix70, floor = phases.get("green"), phases.get("mix70"), phases.get("floor")
+    if green:
+        value = green["cpu_ms_per_provisioning"]["service"]
+        out.append({"target": f"service CPU per green provisioning <= {TARGET_CPU_MS_PER_GREEN} ms",
+                    "value": value, "met": value <= TARGET_CPU_MS_PER_GREEN})
+    if mix70:
+        value = mix70["latency_s"]["create"]["p99"]
+        out.append({"target": f"create p99 < {TARGET_CREATE_P99_S * 1000:.0f} ms at "
+                              f"{mix70['load']['arrival_rate_per_s']}/s (70% of peak)",
+                    "value": value, "met": value is not None and value < TARGET_CREATE_P99_S})
+    if green and floor and floor["throughput_per_s"]:
+        ratio = green["throughput_per_s"] / floor["throughput_per_s"]
+        out.append({"target": f"throughput >= {TARGET_THROUGHPUT_VS_FLOOR} x floor",
+                    "value": round(ratio, 2), "met": ratio >= TARGET_THROUGHPUT_VS_FLOOR})
+    return out
+
+
+def print_report(result: dict[str, Any]) -> None:
+    phases = result["phases"]
+    header = ["phase", "load", "done", "ok", "/s", "create p50/95/99 ms", "read p50/95/99 ms",
+              "submit→terminal p50/95/99 s", "CPU ms/prov (web+worker+beat)", "tasks/prov"]
+    rows = []
+    for name, p in phases.items():
+        lat = p["latency_s"]
+        load = (f"{p['load']['arrival_rate_per_s']}/s open" if p["load"]["pattern"] == "open"
+                else f"{p['load']['apps_in_flight']} apps")
+        wrong = sum(p["unexpected_final_states"].values()) + sum(p["client_errors"].values())
+        cpu = p["cpu_ms_per_provisioning"]
+        rows.append([
+            name, load, p["finished"], "yes" if not wrong else f"{wrong} off",
+            p["throughput_per_s"],
+            "/".join(ms(lat["create"][k]) for k in ("p50", "p95", "p99")),
+            "/".join(ms(lat["read"][k]) for k in ("p50", "p95", "p99")),
+            "/".join("-" if lat["submit_to_terminal"][k] is None
+                     else f"{lat['submit_to_terminal'][k]:.2f}" for k in ("p50", "p95", "p99")),
+            f"{cpu['service']:.1f} ({cpu['web']:.1f}+{cpu['worker']:.1f}+{cpu['beat']:.1f})",
+            p["tasks_per_provisioning"],
+        ])
+    print()
+    print(table(header, rows))
+    if result["comparison"]:
+        print()
+        print("service (green) beside the floor:")
+        print(table(["metric", "floor", "service", "service/floor"],
+                    [[r["metric"], _fmt(r["floor"], r["unit"]), _fmt(r["service"], r["unit"]),
+                      "-" if r["ratio"] is None else f"{r['ratio']:.2f}x"]
+                     for r in result["comparison"]]))
+    if result["targets"]:
+        print()
+        for t in result["targets"]:
+            print(f"  {'met   ' if t['met'] else 'MISSED'}  {t['target']}: {t['value']}")
+    print()
+
+
+def _fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    if unit == "s":
+        return f"{value * 1000:.1f} ms"
+    return f"{value:g} {unit}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    mix = parse_mix(args.mix)
+    wanted = [p.strip() for p in args.phases.split(",") if p.strip()]
+    unknown = set(wanted) - {"floor", "green", "mix", "mix70"}
+    if unknown:
+        raise SystemExit(f"unknown phases: {', '.join(sorted(unknown))}")
+    stamp = time.strftime("%Y%m%dT%H%M%S") + (f"-{args.tag}" if args.tag else "")
+    urls = connection_urls()
+    if args.fresh_db:
+        say(f"recreating {redact(urls['DATABASE_URL'])}")
+        recreate_database(urls["DATABASE_URL"])
+    result: dict[str, Any] = {
+        "bench": "load",
+        "started": now_iso(),
+        "command": " ".join(["python -m bench.run", *(argv if argv is not None else sys.argv[1:])]),
+        "machine": machine(),
+        "git": git_state(),
+        "connections": {k: redact(v) for k, v in urls.items()},
+        "notes": [
+            "Each phase: fresh tables, flushed Redis DBs, a fresh stack (scripts/stack.py via "
+            "bench/stackctl.py on private ports), a warm-up that is not measured.",
+            "DJANGO_DEBUG=false; TRUSTED_PROXY_COUNT=1 and one X-Forwarded-For address per "
+            "app, so throttles stay at their defaults and never fire.",
+            "CPU: utime+stime of the web, worker and beat process trees (psutil, children "
+            "included) from the first create until queues and the outbox are empty.",
+            "submit_to_terminal: the app's send time to the terminal transition's log time "
+            "(same machine clock); *_client_seen adds the poll interval.",
+        ],
+        "phases": {},
+    }
+    figures = []
+    base = dict(web_concurrency=args.web, worker_concurrency=args.workers,
+                poll_interval=args.poll, warmup=args.warmup)
+    profile_dir = args.out / f"profile-{stamp}" if args.profile else None
+    settings_module = "bench.settings" if args.profile else "config.settings.dev"
+
+    def record(run) -> dict:
+        summary = summarize(run)
+        result["phases"][run.config.name] = summary
+        data = series(run)
+        data["events"] = run.events
+        figures.append((run.config.name, data))
+        write_json(args.out / f"bench-{stamp}.json", result)  # partial results survive a crash
+        return summary
+
+    if "floor" in wanted:
+        record(run_phase(PhaseConfig(name="floor", count=args.count, mix=mix,
+                                     concurrency=args.apps, floor_hops=args.hops,
+                                     settings_module="bench.settings", **base)))
+    if "green" in wanted:
+        record(run_phase(PhaseConfig(name="green", count=args.count, mix={"green": 1.0},
+                                     concurrency=args.apps, settings_module=settings_module,
+                                     profile_dir=profile_dir and profile_dir / "green", **base)))
+    peak = None
+    if "mix" in wanted:
+        summary = record(run_phase(PhaseConfig(name="mix", count=args.count, mix=mix,
+                                               concurrency=args.apps,
+                                               settings_module=settings_module,
+                                               profile_dir=profile_dir and profile_dir / "mix",
+                                               **base)))
+        peak = summary["steady_throughput_per_s"] or summary["throughput_per_s"]
+    if "mix70" in wanted:
+        rate = args.rate or (peak and round(peak * args.rate_fraction, 2))
+        if not rate:
+            raise SystemExit("mix70 needs the mix phase's peak, or --rate")
+        result["peak_for_mix70_per_s"] = peak
+        record(run_phase(PhaseConfig(name="mix70", count=max(int(rate * args.open_seconds), 10),
+                                     mix=mix, concurrency=None, rate=rate,
+                                     settings_module=settings_module, **base)))
+    result["comparison"] = compare(result["phases"].get("floor"), result["phases"].get("green"))
+    result["targets"] = targets(result["phases"])
+    result["finished"] = now_iso()
+    result["machine"]["loadavg_at_end"] = loadavg()
+    json_path = write_json(args.out / f"bench-{stamp}.json", result)
+    png_path = latency_figure(figures, args.out / f"bench-{stamp}.png",
+                              title=f"bench {stamp}: web {args.web}, worker {args.workers}")
+    print_report(result)
+    print(f"results: {json_path}\nplot:    {png_path}")
+    if profile_dir:
+        print(f"profiles: {profile_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,406 @@
+"""`make bench-scale`: beat's sweeps against 10,000 and 1,000,000 provisioning rows, of
+which the same 1,000 are stuck. Time per sweep, queries per sweep, peak memory, and the
+query plans (EXPLAIN ANALYZE) that show the partial index doing the work.
+
+    .venv/bin/python -m bench.scale                       # 10k and 1M rows
+    .venv/bin/python -m bench.scale --sizes 10000,100000 --repeat 2
+
+The table is filled server-side (INSERT ... SELECT generate_series) in a scratch database
+(`pp_bench_scale`, dropped and created), then each size is measured in a fresh child
+process so its memory high-water mark is its own. The sweeps are the service's own
+functions (`redrive_due_requests`, `sweep_step_ups`, `erase_expired_wallet_payloads`),
+run in the child with Celery's publishing replaced by a counter: no broker, no worker,
+every follow-up task they would enqueue is counted instead.
+
+Stuck set (same 1,000 ids at every size): 250 each in received, eligible and
+token_requested with `due_at` in the past (re-drive sweep), 250 in step_up_required
+with the code expired (step-up sweep). The rest: terminal rows (due_at NULL, payload
+erased) plus 0.1% in flight and not yet due.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+from .common import (
+    REPO,
+    RESULTS,
+    connection_urls,
+    git_state,
+    loadavg,
+    machine,
+    now_iso,
+    recreate_database,
+    redact,
+    say,
+    table,
+    write_json,
+)
+
+STUCK = 1000
+SCRATCH_DB = "pp_bench_scale"
+
+
+def scratch_url() -> str:
+    base = connection_urls()["DATABASE_URL"]
+    head, _, _ = base.rpartition("/")
+    return os.environ.get("BENCH_SCALE_DATABASE_URL", f"{head}/{SCRATCH_DB}")
+
+
+# --- filling the table (child) --------------------------------------------------------------
+
+
+def _insert_select(model, count_sql: str, overrides: dict[str, str], params: list) -> tuple[str, list]:
+    """INSERT INTO <table> SELECT <one expression per column> FROM generate_series(1, n) g(i).
+
+    Columns the overrides do not name get NULL (nullable) or the field's default as a
+    parameter, so the statement follows the model as it is today.
+    """
+    from django.db import connection
+
+    columns, expressions, values = [], [], []
+    for field in model._meta.concrete_fields:
+        columns.append(connection.ops.quote_name(field.column))
+        if field.column in overrides:
+            expressions.append(overrides[field.column])
+        elif field.null:
+            expressions.append("NULL")
+        elif field.has_default():
+            expressions.append("%s")
+            values.append(field.get_db_prep_save(field.get_default(), connection))
+        else:
+            raise RuntimeError(f"no value for {model.__name__}.{field.name}")
+    sql = (f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} "
+           f"({', '.join(columns)}) SELECT {', '.join(expressions)} "
+           f"FROM generate_series(1, {count_sql}) AS g(i)")
+    return sql, values + list(params)  # the SELECT list's parameters come first
+
+
+COMMON = {
+    "customer_id": "'cust_' || (i %% 200000)",
+    "card_id": "'card_' || i",
+    "wallet": "'google_pay'",
+    "device_id": "'dev-' || i",
+    "device_type": "'phone'",
+    "device_os": "'android-15'",
+    "card_last4": "'1111'",
+    "attempts": "0",
+    "redrives": "0",
+}
+
+
+def fill(rows: int) -> dict[str, Any]:
+    from django.db import connection
+
+    from provisioning.models import ProvisioningRequest
+
+    table_name = ProvisioningRequest._meta.db_table
+    background = rows - STUCK
+    in_flight = background // 1000
+    terminal = background - in_flight
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {table_name} CASCADE")
+        cursor.execute("TRUNCATE notifications_notification, provisioning_transitionlog")
+        sql, params = _insert_select(ProvisioningRequest, "%s", {
+            **COMMON,
+            "id": "gen_random_uuid()",
+            "state": "CASE WHEN i %% 20 = 0 THEN 'declined' WHEN i %% 50 = 1 THEN 'failed' "
+                     "ELSE 'provisioned' END",
+            "created_at": "now() - make_interval(secs => i)",
+            "updated_at": "now() - make_interval(secs => i)",
+            "state_changed_at": "now() - make_interval(secs => i)",
+            "wallet_payload_erased_reason": "'expired'",
+        }, [terminal])
+        cursor.execute(sql, params)
+        sql, params = _insert_select(ProvisioningRequest, "%s", {
+            **COMMON,
+            "id": "gen_random_uuid()",
+            "card_id": "'card_inflight_' || i",
+            "state": "CASE WHEN i %% 2 = 0 THEN 'token_requested' ELSE 'step_up_required' END",
+            "created_at": "now()", "updated_at": "now()", "state_changed_at": "now()",
+            "due_at": "now() + interval '1 hour'",
+            "otp_expires_at": "CASE WHEN i %% 2 = 1 THEN now() + interval '1 hour' END",
+        }, [in_flight])
+        cursor.execute(sql, params)
+        sql, params = _insert_select(ProvisioningRequest, str(STUCK), stuck_overrides(), [])
+        cursor.execute(sql, params)
+        cursor.execute(f"VACUUM ANALYZE {table_name}")
+        cursor.execute("SELECT pg_total_relation_size(%s), pg_relation_size(%s)",
+                       [table_name, "pr_due_idx"])
+        total_bytes, due_index_bytes = cursor.fetchone()
+    return {"rows": rows, "terminal": terminal, "in_flight_not_due": in_flight, "stuck": STUCK,
+            "fill_seconds": round(time.perf_counter() - started, 1),
+            "table_bytes": total_bytes, "due_index_bytes": due_index_bytes}
+
+
+def stuck_overrides() -> dict[str, str]:
+    return {
+        **COMMON,
+        # The same ids at every size: md5 of a fixed string, read as a uuid.
+        "id": "md5('stuck-' || i)::uuid",
+        "card_id": "'card_stuck_' || i",
+        "state": "(ARRAY['received', 'eligible', 'token_requested', 'step_up_required'])[1 + i %% 4]",
+        "created_at": "now() - interval '1 hour'",
+        "updated_at": "now() - interval '1 hour'",
+        "state_changed_at": "now() - interval '1 hour'",
+        "due_at": "now() - make_interval(secs => 60 + i)",
+        "otp_expires_at": "CASE WHEN i %% 4 = 3 THEN now() - make_interval(secs => 60 + i) END",
+        "otp_hash": "CASE WHEN i %% 4 = 3 THEN repeat('0', 64) ELSE '' END",
+        "otp_attempts_left": "CASE WHEN i %% 4 = 3 THEN 3 ELSE 0 END",
+        "customer_msisdn": "'+254700000155'",
+    }
+
+
+def reset_stuck() -> None:
+    """Put the stuck set back as it was (the sweeps moved it on), and drop what they wrote."""
+    from django.db import connection
+
+    from provisioning.models import ProvisioningRequest
+
+    overrides = stuck_overrides()
+    sets = ", ".join(f"{column} = s.{column}" for column in
+                     ("state", "due_at", "otp_expires_at", "otp_hash", "otp_attempts_left",
+                      "redrives", "attempts"))
+    selects = ", ".join(f"{overrides[c]} AS {c}" for c in
+                        ("id", "state", "due_at", "otp_expires_at", "otp_hash",
+                         "otp_attempts_left", "redrives", "attempts"))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {ProvisioningRequest._meta.db_table} p SET {sets}, failure_code = '', "
+            f"failure_message = '' FROM (SELECT {selects} FROM generate_series(1, {STUCK}) "
+            f"AS g(i)) s WHERE p.id = s.id".replace("%%", "%"))
+        cursor.execute("TRUNCATE notifications_notification, provisioning_transitionlog")
+        cursor.execute(f"VACUUM ANALYZE {ProvisioningRequest._meta.db_table}")
+
+
+# --- measuring (child) ------------------------------------------------------------------------
+
+
+class Recorder:
+    """Counts queries, and keeps the claim queries (FOR UPDATE SKIP LOCKED) to explain."""
+
+    def __init__(self) -> None:
+        self.queries = 0
+        self.claims: dict[str, tuple[str, Any]] = {}
+
+    def __call__(self, execute, sql, params, many, context):
+        self.queries += 1
+        if "SKIP LOCKED" in sql or "wallet_payload_expires_at" in sql and sql.startswith("SELECT"):
+            self.claims.setdefault(sql, (sql, params))
+        return execute(sql, params, many, context)
+
+
+def measure_sweep(name: str, function, recorder: Recorder, enqueued: list) -> dict[str, Any]:
+    """Call the sweep until it finds nothing; time, queries and peak Python memory per call
+    (memory only when tracemalloc runs: the memory round is not a timing round)."""
+    calls = []
+    for _ in range(50):  # bounded: 1,000 stuck rows take 5 calls of 200
+        recorder.queries = 0
+        enqueued.clear()
+        tracing = tracemalloc.is_tracing()
+        if tracing:
+            tracemalloc.reset_peak()
+            base = tracemalloc.get_traced_memory()[0]
+        started = time.perf_counter()
+        outcome = function()
+        elapsed = time.perf_counter() - started
+        peak = tracemalloc.get_traced_memory()[1] - base if tracing else 0
+        handled = outcome if isinstance(outcome, int) else sum(
+            v for k, v in outcome.items() if isinstance(v, int))
+        calls.append({"seconds": elapsed, "handled": handled, "queries": recorder.queries,
+                      "enqueued": len(enqueued), "peak_python_bytes": peak})
+        if not handled:
+            break
+    busy = [c for c in calls if c["handled"]]
+    return {
+        "sweep": name,
+        "calls": calls,
+        "rows_handled": sum(c["handled"] for c in busy),
+        "busy_calls": len(busy),
+        "seconds_total": sum(c["seconds"] for c in busy),
+        "seconds_per_busy_call_max": max((c["seconds"] for c in busy), default=None),
+        "seconds_per_row": (sum(c["seconds"] for c in busy) / sum(c["handled"] for c in busy))
+        if busy else None,
+        "seconds_empty_call": calls[-1]["seconds"] if not calls[-1]["handled"] else None,
+        "queries_per_row": (sum(c["queries"] for c in busy) / sum(c["handled"] for c in busy))
+        if busy else None,
+        "queries_empty_call": calls[-1]["queries"] if not calls[-1]["handled"] else None,
+        "peak_python_bytes": max(c["peak_python_bytes"] for c in calls),
+    }
+
+
+def explain(recorder: Recorder) -> list[dict[str, Any]]:
+    from django.db import connection, transaction
+
+    plans = []
+    for sql, params in recorder.claims.values():
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {sql}", params)
+                plan = [row[0] for row in cursor.fetchall()]
+            transaction.set_rollback(True)  # EXPLAIN ANALYZE took the row locks
+        plans.append({"sql": sql, "plan": plan,
+                      "uses_due_index": any("pr_due_idx" in line for line in plan),
+                      "seq_scan": any("Seq Scan" in line for line in plan)})
+    return plans
+
+
+def child(rows: int, repeat: int) -> dict[str, Any]:
+    import django
+
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.dev"
+    os.environ["DATABASE_URL"] = scratch_url()
+    django.setup()
+    from django.db import connection
+
+    from config.celery import app
+    from provisioning import services
+
+    enqueued: list = []
+
+    def counted_apply_async(self, args=None, kwargs=None, **options):
+        enqueued.append(self.name)
+
+    app.Task.apply_async = counted_apply_async  # no broker: count what would be published
+
+    filled = fill(rows)
+    say(f"{rows:,} rows filled in {filled['fill_seconds']} s "
+        f"({filled['table_bytes'] / 2**20:.0f} MiB with indexes)")
+    recorder = Recorder()
+    sweeps = {
+        "redrive_due_requests": services.redrive_due_requests,
+        "sweep_step_ups": services.sweep_step_ups,
+        "erase_expired_wallet_payloads": services.erase_expired_wallet_payloads,
+    }
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rounds = []
+    with connection.execute_wrapper(recorder):
+        for index in range(repeat):
+            if index:
+                reset_stuck()
+            rounds.append({name: measure_sweep(name, fn, recorder, enqueued)
+                           for name, fn in sweeps.items()})
+        rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        # One more round under tracemalloc for the sweeps' peak Python memory (tracing
+        # slows every allocation, so this round's times are not used).
+        reset_stuck()
+        tracemalloc.start()
+        memory = {name: measure_sweep(name, fn, recorder, enqueued)["peak_python_bytes"]
+                  for name, fn in sweeps.items()}
+        tracemalloc.stop()
+        reset_stuck()
+    plans = explain(recorder)
+    summary = {}
+    for name in sweeps:
+        per_round = [r[name] for r in rounds]
+        summary[name] = {
+            "rows_handled": per_round[0]["rows_handled"],
+            "busy_calls": per_round[0]["busy_calls"],
+            "seconds_total_median": statistics.median(r["seconds_total"] for r in per_round),
+            "seconds_per_busy_call_max": max((r["seconds_per_busy_call_max"] or 0)
+                                             for r in per_round) or None,
+            "ms_per_row_median": _ms(statistics.median(
+                r["seconds_per_row"] for r in per_round if r["seconds_per_row"] is not None))
+            if any(r["seconds_per_row"] for r in per_round) else None,
+            "ms_empty_call_median": _ms(statistics.median(
+                r["seconds_empty_call"] for r in per_round if r["seconds_empty_call"] is not None)),
+            "queries_per_row": per_round[0]["queries_per_row"],
+            "queries_empty_call": per_round[0]["queries_empty_call"],
+            "peak_python_kib": round(memory[name] / 1024, 1),
+        }
+    return {"table": filled, "sweeps": summary, "rounds": rounds, "plans": plans,
+            "ru_maxrss_kib": {"before_sweeps": rss_before, "after_sweeps": rss_after}}
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 3)
+
+
+# --- parent ----------------------------------------------------------------------------------
+
+
+def migrate_scratch() -> None:
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.dev",
+           "DATABASE_URL": scratch_url(), "LOG_LEVEL": "WARNING"}
+    result = subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], cwd=REPO,
+                            env=env, capture_output=True, text=True, timeout=600)
+    if result.returncode != 0:
+        raise SystemExit(f"migrate failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10000,1000000")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds per size (3)")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(child(args.child, args.repeat), default=str))
+        return 0
+
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    say(f"scratch database {redact(scratch_url())}: recreating and migrating")
+    recreate_database(scratch_url())
+    migrate_scratch()
+    result: dict[str, Any] = {"bench": "scale", "started": now_iso(), "machine": machine(),
+                              "git": git_state(), "stuck": STUCK, "sizes": {}}
+    for rows in sizes:
+        say(f"{rows:,} rows: filling and sweeping ({args.repeat} rounds) in a child process")
+        completed = subprocess.run(
+            [sys.executable, "-m", "bench.scale", "--child", str(rows), "--repeat",
+             str(args.repeat)], cwd=REPO, capture_output=True, text=True, timeout=1800)
+        sys.stderr.write(completed.stderr[-3000:])
+        if completed.returncode != 0:
+            raise SystemExit(f"child for {rows} rows failed")
+        result["sizes"][str(rows)] = json.loads(completed.stdout.strip().splitlines()[-1])
+    result["finished"] = now_iso()
+    result["machine"]["loadavg_at_end"] = loadavg()
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    path = write_json(args.out / f"scale-{stamp}.json", result)
+    print_report(result)
+    print(f"results: {path}")
+    return 0
+
+
+def print_report(result: dict[str, Any]) -> None:
+    rows = []
+    for size, data in result["sizes"].items():
+        for name, s in data["sweeps"].items():
+            rows.append([f"{int(size):,}", name, s["rows_handled"], s["busy_calls"],
+                         f"{s['seconds_total_median'] * 1000:.1f}",
+                         "-" if s["ms_per_row_median"] is None else f"{s['ms_per_row_median']:.2f}",
+                         f"{s['ms_empty_call_median']:.2f}",
+                         "-" if s["queries_per_row"] is None else f"{s['queries_per_row']:.1f}",
+                         s["queries_empty_call"], s["peak_python_kib"]])
+    print()
+    print(table(["rows", "sweep", "stuck handled", "calls", "total ms", "ms/row",
+                 "empty call ms", "queries/row", "queries empty", "peak KiB (py)"], rows))
+    print()
+    for size, data in result["sizes"].items():
+        rss = data["ru_maxrss_kib"]
+        print(f"{int(size):,} rows: table {data['table']['table_bytes'] / 2**20:.0f} MiB, "
+              f"pr_due_idx {data['table']['due_index_bytes'] / 2**10:.0f} KiB, "
+              f"ru_maxrss {rss['before_sweeps'] / 1024:.0f} -> {rss['after_sweeps'] / 1024:.0f} MiB")
+        for plan in data["plans"]:
+            first = next((line.strip() for line in plan["plan"] if "Scan" in line), plan["plan"][0])
+            exec_time = next((line for line in plan["plan"] if "Execution Time" in line), "")
+            print(f"  {'index' if plan['uses_due_index'] else 'NO pr_due_idx'}: {first}  "
+                  f"[{exec_time.strip()}]")
+    print()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,19 @@
+"""Give the support and operations groups the decisioning permissions (view; edit rules)."""
+
+from django.db import migrations
+
+
+def sync_groups(apps, schema_editor):
+    from config.security import sync_admin_groups
+
+    sync_admin_groups(apps, schema_editor)
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("decisioning", "0002_default_rules"),
+        ("provisioning", "0003_security"),
+        ("auth", "0012_alter_user_first_name_max_length"),
+        ("contenttypes", "0002_remove_content_type_name"),
+    ]
+    operations = [migrations.RunPython(sync_groups, migrations.RunPython.noop)]
