@@ -46,5 +46,5 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
 
 # gunicorn reads WEB_CONCURRENCY for its worker count; /dev/shm keeps worker heartbeats
 # off a possibly slow overlay filesystem.
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", \
+CMD ["gunicorn", "config.wsgi:application", "--config", "python:config.gunicorn", "--bind", "0.0.0.0:8000", \
      "--worker-tmp-dir", "/dev/shm", "--access-logfile", "-"]

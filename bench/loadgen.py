@@ -148,6 +148,7 @@ class Load:
         self.t0 = time.monotonic()
         self.client: httpx.AsyncClient | None = None
         self.sandbox: httpx.AsyncClient | None = None
+        self.arrivals_done = False  # open loop: every app has started
 
     async def __aenter__(self) -> Load:
         limits = httpx.Limits(max_connections=self.connections,
@@ -318,6 +319,7 @@ class Load:
                 traces.append(await self.run_app(app))
 
         await asyncio.gather(*(lane() for _ in range(concurrency)))
+        self.arrivals_done = True
         return traces
 
     async def open_loop(self, apps: Sequence[App], rate: float, seed: int = 11) -> list[Trace]:
@@ -331,4 +333,5 @@ class Load:
             if delay > 0:
                 await asyncio.sleep(delay)
             tasks.append(asyncio.create_task(self.run_app(app, intended_at=intended)))
+        self.arrivals_done = True
         return list(await asyncio.gather(*tasks))

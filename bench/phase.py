@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .common import (
+    REPO,
     TERMINAL,
     BenchStack,
     CpuMeter,
@@ -79,6 +82,11 @@ class PhaseConfig:
     extra_env: dict[str, str] = field(default_factory=dict)
     quiesce_timeout: float = 90.0
     profile_dir: Path | None = None  # set: pyinstrument in web and worker processes
+    connections: dict[str, str] | None = None  # default: common.connection_urls()
+
+    @property
+    def urls(self) -> dict[str, str]:
+        return self.connections or connection_urls()
 
 
 @dataclass
@@ -101,7 +109,7 @@ class PhaseRun:
 
 def stack_env(config: PhaseConfig) -> dict[str, str]:
     env = {
-        **connection_urls(),
+        **config.urls,
         "DJANGO_SETTINGS_MODULE": config.settings_module,
         "WEB_CONCURRENCY": str(config.web_concurrency),
         "WORKER_CONCURRENCY": str(config.worker_concurrency),
@@ -118,6 +126,18 @@ def stack_env(config: PhaseConfig) -> dict[str, str]:
         # a profiler in each web worker. The Celery side is wired in bench/settings.py.
         env["GUNICORN_CMD_ARGS"] = "-c bench/profiling.py"
     return env
+
+
+def prepare_database(env: dict[str, str]) -> None:
+    """Migrate, and install beat's schedules from this phase's settings (they live in the
+    database, so a phase with other intervals must not inherit the last one's)."""
+    for command in (["migrate", "--noinput"], ["setup_periodic_tasks", "--reset"]):
+        result = subprocess.run([sys.executable, "manage.py", *command], cwd=REPO,
+                                env={**os.environ, **env}, capture_output=True, text=True,
+                                timeout=600)
+        if result.returncode != 0:
+            raise RuntimeError(f"manage.py {' '.join(command)} failed:\n"
+                               f"{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
 
 
 def worker_task_counts(log: Path, offset: int) -> Counter:
@@ -233,7 +253,7 @@ async def _drive(load: Load, config: PhaseConfig, apps: list[App], warm: list[Ap
         end = load.now()
         # Let what the requests started finish (the provisioned push is sent after the
         # request is terminal) before reading the CPU counters.
-        urls = connection_urls()
+        urls = config.urls
         try:
             await asyncio.to_thread(
                 wait_until,
@@ -250,13 +270,19 @@ async def _drive(load: Load, config: PhaseConfig, apps: list[App], warm: list[Ap
 
 def run_phase(config: PhaseConfig,
               during: Callable[[PhaseRun, Load], Any] | None = None,
-              stack: BenchStack | None = None) -> PhaseRun:
-    """Fresh tables and broker, a fresh stack, the load, and everything read back."""
-    urls = connection_urls()
+              stack: BenchStack | None = None, keep_up: bool = False) -> PhaseRun:
+    """Fresh tables and broker, a fresh stack, the load, and everything read back.
+
+    `during(run, load)` is a coroutine run beside the load (the fault runs); with
+    `keep_up` the stack is left running for the caller to inspect and stop (on success).
+    """
+    urls = config.urls
+    env = stack.env if stack else stack_env(config)
+    prepare_database(env)
     truncate_app_tables(urls["DATABASE_URL"])
     flush_redis(urls["REDIS_URL"])
     flush_redis(urls["CELERY_BROKER_URL"])
-    stack = stack or BenchStack(config.name, stack_env(config))
+    stack = stack or BenchStack(config.name, env)
     say(f"{config.name}: starting the stack (web {config.web_concurrency}, "
         f"worker {config.worker_concurrency}, {config.settings_module})")
     stack.up()
@@ -276,7 +302,10 @@ def run_phase(config: PhaseConfig,
         asyncio.run(_drive(load, config, apps, warm, during, run))
         run.db = read_database(urls["DATABASE_URL"], run.traces, floor)
         run.sandbox_after = http_json("GET", f"{stack.sandbox_url}/sandbox/stats")[1] or {}
-    finally:
+    except BaseException:
+        stack.down()
+        raise
+    if not keep_up:
         stack.down()
     return run
 

@@ -196,7 +196,8 @@ class Recorder:
 
     def __call__(self, execute, sql, params, many, context):
         self.queries += 1
-        if "SKIP LOCKED" in sql or "wallet_payload_expires_at" in sql and sql.startswith("SELECT"):
+        if sql.startswith("SELECT") and ("SKIP LOCKED" in sql or
+                                         '"wallet_payload_expires_at" <=' in sql):
             self.claims.setdefault(sql, (sql, params))
         return execute(sql, params, many, context)
 

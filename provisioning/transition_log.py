@@ -7,6 +7,7 @@ It only adds rows; it never calls anything outside.
 
 from __future__ import annotations
 
+import inspect
 import logging
 
 from django.db import transaction
@@ -23,6 +24,19 @@ _MACHINES = {
     "provisioning.ProvisioningRequest": TransitionLog.Machine.PROVISIONING_REQUEST,
     "tokens.Token": TransitionLog.Machine.TOKEN,
 }
+
+
+def _default_reason(model, transition_name: str) -> str:
+    """The transition's own default `reason` (e.g. `operations_retry`) when the caller
+    passed none, so the history never shows a blank reason for a known cause."""
+    method = getattr(model, transition_name, None)
+    try:
+        parameter = inspect.signature(method).parameters.get("reason")
+    except (TypeError, ValueError):
+        return ""
+    if parameter is None or parameter.default is inspect.Parameter.empty:
+        return ""
+    return str(parameter.default or "")
 
 
 @receiver(post_transition)
@@ -43,7 +57,7 @@ def record_transition(sender, instance, name, source, target, method_kwargs=None
         to_state=target,
         trigger=trigger,
         actor=getattr(actor, "get_username", lambda: str(actor or ""))(),
-        reason=str(method_kwargs.get("reason") or "")[:255],
+        reason=str(method_kwargs.get("reason") or _default_reason(sender, name))[:255],
         correlation_id=correlation.get(),
     )
     # Logged once the change is durable: a rolled-back transition never happened.

@@ -9,6 +9,11 @@ the demo cannot run at all (stack down, no token). Standard library only.
     scripts/demo.py                       # the default scenarios against `make up`
     scripts/demo.py --kill-worker-at 3    # kill -9 the worker mid-run; nothing may be lost
     scripts/demo.py --cards card_green,card_slow
+
+Every run makes its own customers and cards in the sandbox (so the issuer's velocity
+rules never see yesterday's runs): an English customer, a Swahili one, and one whose
+SIM was swapped an hour ago (the sandbox telco: numbers ending 01). At the end it reads
+each customer's SMS inbox, as their phones would, and checks every outcome was told once.
 """
 
 from __future__ import annotations
@@ -31,7 +36,16 @@ from typing import Any
 import stack  # scripts/ is on sys.path when this file is run as a script
 
 TERMINAL = frozenset({"ineligible", "provisioned", "declined", "failed", "expired", "cancelled"})
-CUSTOMER_ID = "cust_demo"  # owner of the sandbox's seeded cards
+# The customers of a run: (role, locale, last two digits of the number: 01 = SIM swapped).
+CUSTOMERS = (("main", "en", "10"), ("swahili", "sw", "20"), ("swapped", "en", "01"))
+# The cards of a run: card key → (last four: decides the token service's answer, status).
+CARDS = {
+    "card_green": ("1111", "active"), "card_declined": ("0002", "active"),
+    "card_stepup": ("0010", "active"), "card_flaky": ("0028", "active"),
+    "card_late": ("0036", "active"), "card_slow": ("0044", "active"),
+    "card_blocked": ("0069", "blocked"), "card_expired": ("0077", "expired"),
+    "card_lifecycle": ("4242", "active"),
+}
 DEVICE_OS = {"google_pay": "Android 15", "samsung_pay": "Android 15", "apple_pay": "iOS 18.1"}
 ARROW = "→" if (sys.stdout.encoding or "").lower().startswith("utf") else "->"
 
@@ -63,6 +77,60 @@ class Scenario:
     expected_token_state: str | None = None
     default: bool = True
     on_state: Mapping[str, Action] = field(default_factory=dict)
+    customer: str = "main"
+    label: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.label or self.card_id
+
+
+def verify_with_sms_code(demo: "Demo", tracked: "Tracked") -> None:
+    """Read the one-time code from the customer's SMS inbox, as the phone would, and enter it."""
+    customer = demo.customers[tracked.scenario.customer]
+    deadline = time.monotonic() + 20
+    code = None
+    while code is None and time.monotonic() < deadline:
+        inbox = demo.sandbox_get("/sandbox/messages?to=" + urllib.parse.quote(customer.msisdn))
+        for message in reversed(inbox.get("messages", [])):
+            found = next((word.strip(".,") for word in message["body"].split()
+                          if word.strip(".,").isdigit() and len(word.strip(".,")) == 6), None)
+            if found:
+                code = found
+                break
+        if code is None:
+            time.sleep(0.2)
+    if code is None:
+        tracked.error = "no one-time code arrived by SMS"
+        return
+    demo.say(f"{tracked.scenario.name:<14} SMS to {customer.msisdn}: code {code}; entering it")
+    answer = demo.api("POST", f"/api/v1/provisioning-requests/{tracked.request_id}/verify",
+                      body={"otp": code}, token=customer.token)
+    if answer.status != 200:
+        tracked.error = f"verify answered {answer.status}: {short(answer.body)}"
+
+
+def token_lifecycle(demo: "Demo", tracked: "Tracked") -> None:
+    """Suspend, resume and delete the new token from the app, waiting for each to land."""
+    customer = demo.customers[tracked.scenario.customer]
+    token_id = (tracked.resource.get("token") or {}).get("id")
+    for operation, expected in (("suspend", "suspended"), ("resume", "active"),
+                                ("delete", "deleted")):
+        answer = demo.api("POST", f"/api/v1/tokens/{token_id}/{operation}", token=customer.token)
+        if answer.status != 202:
+            tracked.error = f"{operation} answered {answer.status}: {short(answer.body)}"
+            return
+        deadline = time.monotonic() + 20
+        state = None
+        while state != expected and time.monotonic() < deadline:
+            time.sleep(0.2)
+            state = demo.api("GET", f"/api/v1/tokens/{token_id}", token=customer.token).body.get(
+                "state")
+        demo.say(f"{tracked.scenario.name:<14} token {operation} {ARROW} {state}")
+        if state != expected:
+            tracked.error = f"token did not become {expected} after {operation}"
+            return
+    tracked.resource.setdefault("token", {})["state"] = "deleted"
 
 
 SCENARIOS: tuple[Scenario, ...] = (
@@ -73,6 +141,19 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("card_flaky", "google_pay", "provisioned", "token service 503 twice, then green"),
     Scenario("card_late", "google_pay", "provisioned", "pending; green by webhook ~1 s later"),
     Scenario("card_blocked", "google_pay", "ineligible", "issuer: the card is blocked"),
+    Scenario("card_stepup", "google_pay", "provisioned",
+             "yellow: one-time code read from the SMS inbox and entered",
+             on_state={"step_up_required": verify_with_sms_code}),
+    Scenario("card_lifecycle", "samsung_pay", "provisioned",
+             "green, then the app suspends, resumes and deletes the token",
+             expected_token_state="deleted", on_state={"provisioned": token_lifecycle}),
+    Scenario("card_green", "google_pay", "provisioned",
+             "Swahili customer: every message in Swahili", customer="swahili",
+             label="card_green_sw"),
+    Scenario("card_green", "google_pay", "provisioned",
+             "SIM swapped an hour ago: the issuer steps up a green card",
+             customer="swapped", label="card_green_swap",
+             on_state={"step_up_required": verify_with_sms_code}),
     Scenario("card_expired", "google_pay", "ineligible", "issuer: the card has expired",
              default=False),
     Scenario("card_slow", "google_pay", "failed", "token service never answers in time",
@@ -130,6 +211,7 @@ class Tracked:
     finished_at: float | None = None
     error: str | None = None
     actions_run: set[str] = field(default_factory=set)
+    states_seen: list[str] = field(default_factory=list)
 
     @property
     def token_state(self) -> str | None:
@@ -159,12 +241,23 @@ class Tracked:
         )
 
 
+@dataclass
+class Customer:
+    role: str
+    customer_id: str
+    msisdn: str
+    locale: str
+    token: str = ""
+    cards: dict[str, str] = field(default_factory=dict)  # card key → sandbox card id
+
+
 class Demo:
     def __init__(self, api_url: str, sandbox_url: str, token: str, interval: float) -> None:
         self.api_url = api_url.rstrip("/")
         self.sandbox_url = sandbox_url.rstrip("/")
         self.token = token
         self.interval = interval
+        self.customers: dict[str, Customer] = {}
         self.started = time.monotonic()
         self.print_lock = threading.Lock()
         self.throttled_noted = False
@@ -174,9 +267,9 @@ class Demo:
             print(f"{time.monotonic() - self.started:7.2f}s  {message}", flush=True)
 
     def api(self, method: str, path: str, body: Any = None,
-            headers: Mapping[str, str] | None = None) -> Response:
+            headers: Mapping[str, str] | None = None, token: str | None = None) -> Response:
         """Call the API as the wallet app; waits out a 429 as a well-behaved client would."""
-        all_headers = {"Authorization": f"Bearer {self.token}", **(headers or {})}
+        all_headers = {"Authorization": f"Bearer {token or self.token}", **(headers or {})}
         while True:
             answer = http(method, f"{self.api_url}{path}", body=body, headers=all_headers)
             if answer.status != 429:
@@ -195,23 +288,24 @@ class Demo:
 
     def create(self, tracked: Tracked, run_id: str) -> None:
         scenario = tracked.scenario
+        customer = self.customers[scenario.customer]
         body = {
-            "card_id": scenario.card_id,
+            "card_id": customer.cards[scenario.card_id],
             "wallet": scenario.wallet,
             # A device id per run: a device that already holds the card could be refused.
-            "device": {"id": f"demo-{run_id}-{scenario.card_id}", "type": "phone",
+            "device": {"id": f"demo-{run_id}-{scenario.name}", "type": "phone",
                        "os": DEVICE_OS[scenario.wallet]},
         }
         tracked.created_at = time.monotonic()
         answer = self.api("POST", "/api/v1/provisioning-requests", body=body,
-                          headers={"Idempotency-Key": str(uuid.uuid4())})
+                          headers={"Idempotency-Key": str(uuid.uuid4())}, token=customer.token)
         if answer.status != 202 or not isinstance(answer.body, dict):
             tracked.error = f"create answered {answer.status}: {short(answer.body)}"
             tracked.finished_at = time.monotonic()
-            self.say(f"{scenario.card_id:<14} create failed: {tracked.error}")
+            self.say(f"{scenario.name:<14} create failed: {tracked.error}")
             return
         tracked.request_id = answer.body["id"]
-        self.say(f"{scenario.card_id:<14} created for {scenario.wallet} "
+        self.say(f"{scenario.name:<14} created for {scenario.wallet} "
                  f"({tracked.request_id}) {ARROW} {answer.body.get('state')}")
         self.observe(tracked, answer.body)
 
@@ -219,11 +313,15 @@ class Demo:
         tracked.resource = resource
         new_state = resource.get("state")
         if new_state != tracked.state:
+            tracked.states_seen.append(new_state)
             if tracked.state is not None:
                 extra = ""
                 if new_state in TERMINAL and tracked.failure_code:
                     extra = f"  ({tracked.failure_code})"
-                card = tracked.scenario.card_id
+                reasons = (resource.get("decision") or {}).get("reason_codes")
+                if new_state == "step_up_required" and reasons:
+                    extra = f"  (reasons: {', '.join(reasons)})"
+                card = tracked.scenario.name
                 self.say(f"{card:<14} {tracked.state} {ARROW} {new_state}{extra}")
             tracked.state = new_state
             action = tracked.scenario.on_state.get(new_state)
@@ -239,16 +337,19 @@ class Demo:
         The API throttles each customer (120/min by default), so polling five
         requests one by one at a short interval would be refused.
         """
-        answer = self.api("GET", "/api/v1/provisioning-requests?page_size=100")
         seen: dict[str, dict[str, Any]] = {}
-        if answer.status == 200 and isinstance(answer.body, dict):
-            seen = {item["id"]: item for item in answer.body.get("results", [])}
+        for role in {tracked.scenario.customer for tracked in pending}:
+            answer = self.api("GET", "/api/v1/provisioning-requests?page_size=100",
+                              token=self.customers[role].token)
+            if answer.status == 200 and isinstance(answer.body, dict):
+                seen.update({item["id"]: item for item in answer.body.get("results", [])})
         for tracked in pending:
             resource = seen.get(tracked.request_id)
             if resource is None:
-                detail = self.api("GET", f"/api/v1/provisioning-requests/{tracked.request_id}")
+                detail = self.api("GET", f"/api/v1/provisioning-requests/{tracked.request_id}",
+                                  token=self.customers[tracked.scenario.customer].token)
                 if detail.status != 200:
-                    self.say(f"{tracked.scenario.card_id:<14} read answered {detail.status}")
+                    self.say(f"{tracked.scenario.name:<14} read answered {detail.status}")
                     continue
                 resource = detail.body
             self.observe(tracked, resource)
@@ -301,7 +402,7 @@ def print_summary(tracked: list[Tracked]) -> None:
         if item.scenario.expected_failure:
             expected += f" ({item.scenario.expected_failure})"
         rows.append((
-            item.scenario.card_id,
+            item.scenario.name,
             item.scenario.wallet,
             expected,
             item.state or ("create failed" if item.error else "-"),
@@ -371,12 +472,90 @@ def mint_token(stack_env: Mapping[str, str] | None, customer_id: str) -> str:
 def choose_scenarios(cards: str | None) -> list[Scenario]:
     if not cards:
         return [s for s in SCENARIOS if s.default]
-    by_card = {s.card_id: s for s in SCENARIOS}
+    by_card = {s.name: s for s in SCENARIOS}
     wanted = [card.strip() for card in cards.split(",") if card.strip()]
     unknown = [card for card in wanted if card not in by_card]
     if unknown:
         raise DemoError(f"no scenario for {', '.join(unknown)}; known: {', '.join(by_card)}")
     return [by_card[card] for card in wanted]
+
+
+def luhn_pan(last4: str) -> str:
+    """A 16-digit Visa-like PAN ending in `last4` that passes the Luhn check."""
+    import random
+
+    body = "4" + "".join(random.choice("0123456789") for _ in range(10))
+    for free in "0123456789":
+        digits = body + free + last4
+        total = sum((int(d) * 2 - 9 if int(d) * 2 > 9 else int(d) * 2) if i % 2 else int(d)
+                    for i, d in enumerate(reversed(digits)))
+        if total % 10 == 0:
+            return digits
+    raise DemoError("no Luhn-valid PAN")  # unreachable: one free digit always fixes the sum
+
+
+def setup_customers(demo: Demo, stack_env, run_id: str, scenarios: list[Scenario]) -> None:
+    """This run's customers (token, language) and their cards in the sandbox issuer."""
+    import random
+
+    roles = {scenario.customer for scenario in scenarios}
+    for role, locale, ending in CUSTOMERS:
+        if role not in roles:
+            continue
+        customer = Customer(role, f"demo_{run_id}_{role}",
+                            "+2547" + "".join(random.choice("0123456789") for _ in range(6))
+                            + ending, locale)
+        customer.token = mint_token(stack_env, customer.customer_id)
+        if locale != "en":
+            answer = demo.api("PATCH", "/api/v1/me/preferences", body={"locale": locale},
+                              token=customer.token)
+            if answer.status != 200:
+                raise DemoError(f"setting {role}'s language answered {answer.status}")
+        demo.customers[role] = customer
+    for scenario in scenarios:
+        customer = demo.customers[scenario.customer]
+        if scenario.card_id in customer.cards:
+            continue
+        last4, status = CARDS[scenario.card_id]
+        answer = http("POST", f"{demo.sandbox_url}/sandbox/cards", body={
+            "customer_id": customer.customer_id, "pan": luhn_pan(last4),
+            "expiry": "01/24" if status == "expired" else "12/30", "status": status,
+            "msisdn": customer.msisdn, "cardholder_name": "DEMO CUSTOMER", "kyc_tier": "tier_2"})
+        if answer.status != 201:
+            raise DemoError(f"sandbox card for {scenario.name}: {answer.status} {answer.body}")
+        customer.cards[scenario.card_id] = answer.body["card_id"]
+
+
+NOTIFIED = {"provisioned", "declined", "ineligible", "failed", "expired"}
+
+
+def print_inboxes(demo: Demo, tracked: list[Tracked], stats_before) -> list[str]:
+    """Each customer's SMS inbox, as their phone shows it; every outcome told exactly once."""
+    problems = []
+    print("messages (sandbox inbox, as each phone shows them):")
+    for customer in demo.customers.values():
+        inbox = demo.sandbox_get("/sandbox/messages?to=" + urllib.parse.quote(customer.msisdn))
+        messages = inbox.get("messages", [])
+        print(f"  {customer.msisdn} ({customer.locale}):")
+        for message in messages:
+            print(f"    [{message['channel']}] {short(message['body'], 110)}")
+        for item in tracked:
+            if item.scenario.customer != customer.role or item.state not in NOTIFIED:
+                continue
+            last4 = CARDS[item.scenario.card_id][0]
+            about = [m for m in messages if last4 in m["body"] and not any(
+                word.strip(".,").isdigit() and len(word.strip(".,")) == 6
+                for word in m["body"].split())]
+            if not about:
+                problems.append(f"{item.scenario.name}: no message about card {last4}")
+    stats_after = demo.sandbox_get("/sandbox/stats")
+    duplicated = counter_delta(stats_after.get("messages", {}).get("duplicate_references", 0),
+                               stats_before.get("messages", {}).get("duplicate_references", 0))
+    print(f"  duplicate messages    {duplicated}")
+    print()
+    if duplicated:
+        problems.append(f"{duplicated} message(s) delivered twice")
+    return problems
 
 
 def run(args: argparse.Namespace) -> int:
@@ -391,14 +570,16 @@ def run(args: argparse.Namespace) -> int:
     if args.kill_worker_at is not None and stack.running_pid("worker") is None:
         raise DemoError("--kill-worker-at needs the worker started by scripts/stack.py up")
 
-    token = args.token or os.environ.get("DEMO_TOKEN") or mint_token(stack_env, CUSTOMER_ID)
-    demo = Demo(args.api_url, args.sandbox_url, token, args.interval)
-    stats_before = demo.sandbox_get("/sandbox/stats")
     run_id = uuid.uuid4().hex[:8]
-    print(f"demo run {run_id}: {len(scenarios)} request(s) for {CUSTOMER_ID}, "
-          f"deadline {args.deadline:.0f} s", flush=True)
+    demo = Demo(args.api_url, args.sandbox_url, "", args.interval)
+    setup_customers(demo, stack_env, run_id, scenarios)
+    stats_before = demo.sandbox_get("/sandbox/stats")
+    print(f"demo run {run_id}: {len(scenarios)} request(s), deadline {args.deadline:.0f} s")
+    for customer in demo.customers.values():
+        print(f"  customer {customer.customer_id:<22} {customer.msisdn}  locale {customer.locale}")
+    print(flush=True)
     for scenario in scenarios:
-        print(f"  {scenario.card_id:<14} {scenario.wallet:<12} "
+        print(f"  {scenario.name:<16} {scenario.wallet:<12} "
               f"expect {scenario.expected_state:<12} {scenario.story}")
     print(flush=True)
 
@@ -427,17 +608,20 @@ def run(args: argparse.Namespace) -> int:
     print_summary(tracked)
     stats_after = demo.sandbox_get("/sandbox/stats")
     duplicates = print_sandbox_stats(stats_before, stats_after, tracked)
+    message_problems = print_inboxes(demo, tracked, stats_before)
 
-    problems = [f"{item.scenario.card_id}: expected {item.scenario.expected_state}, "
+    problems = [f"{item.scenario.name}: expected {item.scenario.expected_state}, "
                 f"got {item.state or item.error}" for item in tracked if not item.ok]
     if duplicates:
         problems.append(f"the token service saw {duplicates} duplicate side effect(s)")
+    problems.extend(message_problems)
     if chaos and (chaos.thread.is_alive() or not chaos.ok):
         problems.append("the worker could not be killed and restarted as asked")
     if problems:
         print("FAILED:\n  " + "\n  ".join(problems))
         return 1
-    print(f"all {len(tracked)} request(s) reached their expected state; no duplicate effects"
+    print(f"all {len(tracked)} request(s) reached their expected state; no duplicate effects; "
+          "every outcome told to its customer once"
           + (f" (worker killed at {args.kill_worker_at:g} s)" if chaos else ""))
     return 0
 
@@ -447,8 +631,8 @@ def main(argv: list[str] | None = None) -> int:
         prog="scripts/demo.py",
         description="Play the wallet app against the running stack (`make up` first).",
     )
-    every = ", ".join(s.card_id for s in SCENARIOS)
-    default = ", ".join(s.card_id for s in SCENARIOS if s.default)
+    every = ", ".join(s.name for s in SCENARIOS)
+    default = ", ".join(s.name for s in SCENARIOS if s.default)
     parser.add_argument("--cards", help=f"comma-separated subset of: {every} (default: {default})")
     parser.add_argument("--kill-worker-at", type=float, metavar="SECONDS",
                         help="kill -9 the worker this many seconds in, restart it 2 s later")
@@ -459,8 +643,6 @@ def main(argv: list[str] | None = None) -> int:
                              "default 120/min customer throttle)")
     parser.add_argument("--api-url", default=stack.WEB_URL)
     parser.add_argument("--sandbox-url", default=stack.SANDBOX_URL)
-    parser.add_argument("--token", help="bearer JWT to use instead of minting one "
-                        "(env DEMO_TOKEN), e.g. against docker compose")
     args = parser.parse_args(argv)
     try:
         return run(args)

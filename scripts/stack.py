@@ -298,6 +298,7 @@ def commands(env: Mapping[str, str]) -> dict[str, list[str]]:
         "sandbox": [python, "-m", "sandbox", "--host", HOST, "--port", str(SANDBOX_PORT)],
         "web": [
             python, "-m", "gunicorn", "config.wsgi:application",
+            "--config", "python:config.gunicorn",
             "--bind", f"{HOST}:{WEB_PORT}",
             "--workers", env["WEB_CONCURRENCY"],
             "--access-logfile", "-",

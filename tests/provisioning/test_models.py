@@ -116,3 +116,12 @@ def test_rolled_back_transition_leaves_no_log_row():
         raise RuntimeError("boom")
     assert not TransitionLog.objects.filter(object_id=request.pk).exists()
     assert ProvisioningRequest.objects.get(pk=request.pk).state == State.RECEIVED
+
+
+@pytest.mark.django_db
+def test_a_transition_without_a_reason_logs_its_default_reason():
+    request = ProvisioningRequestFactory(state=State.FAILED)
+    with transaction.atomic():
+        request.retry(by=Trigger.ADMIN)
+        request.save()
+    assert TransitionLog.objects.get(object_id=request.pk).reason == "operations_retry"

@@ -1,0 +1,314 @@
+"""`make bench-faults`: the load bench with something breaking in the middle. For each
+fault: requests not terminal within two sweep periods after recovery (must be 0),
+duplicate effects at the token service (must be 0), duplicate notifications (must be 0).
+
+    .venv/bin/python -m bench.faults                         # all three, defaults below
+    .venv/bin/python -m bench.faults --scenarios worker-kill --rate 8 --seconds 30
+
+Scenarios (loopback only; every one bounded in time):
+
+  worker-kill     kill -9 the worker's process group at --at s (scripts/stack.py
+                  kill-worker), start it again 2 s later (restart-worker)
+  redis-restart   kill -9 the stack's own redis-server (broker and cache) at --at s and
+                  start it again, empty, 2 s later
+  token-faults    the sandbox's token service answers 30% 503 and hangs 5% of calls
+                  (SANDBOX_SLOW_SECONDS=5 > the 3 s read timeout) for the whole load;
+                  recovery is when the faults are cleared, at the end of the load
+
+Each scenario runs its own redis-server on a free port (so it can be restarted without
+touching anyone else's Redis) and the bench's database. Beat's sweep period is set to
+P = 5 s for these runs: RECONCILE_INTERVAL_SECONDS, the STUCK_*_SECONDS thresholds, the
+outbox drain (interval and age) and STEP_UP_ACTIVATION_STUCK_SECONDS are all 5 s, and the
+sending lease is 10 s, installed into beat's tables by `setup_periodic_tasks --reset`.
+So "within two sweep periods after recovery" is: terminal by recovery + 10 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from .common import (
+    RESULTS,
+    TERMINAL,
+    BenchStack,
+    connection_urls,
+    free_port,
+    git_state,
+    http_json,
+    loadavg,
+    machine,
+    now_iso,
+    pg_connect,
+    say,
+    table,
+    terminate,
+    wait_until,
+    write_json,
+)
+from .loadgen import parse_mix
+from .phase import PhaseConfig, PhaseRun, run_phase, series, stack_env, summarize
+from .plot import latency_figure
+
+SWEEP_PERIOD_S = 5
+FAULT_SETTINGS = {
+    "RECONCILE_INTERVAL_SECONDS": str(SWEEP_PERIOD_S),
+    "STUCK_RECEIVED_SECONDS": str(SWEEP_PERIOD_S),
+    "STUCK_ELIGIBLE_SECONDS": str(SWEEP_PERIOD_S),
+    "STUCK_TOKEN_REQUESTED_SECONDS": str(SWEEP_PERIOD_S),
+    "STEP_UP_ACTIVATION_STUCK_SECONDS": str(SWEEP_PERIOD_S),
+    "NOTIFICATION_DRAIN_INTERVAL_SECONDS": str(SWEEP_PERIOD_S),
+    "NOTIFICATION_DRAIN_AFTER_SECONDS": str(SWEEP_PERIOD_S),
+    "NOTIFICATION_SENDING_LEASE_SECONDS": str(2 * SWEEP_PERIOD_S),
+    "SANDBOX_SLOW_SECONDS": "5",
+}
+SCENARIOS = ("worker-kill", "redis-restart", "token-faults")
+
+
+class RedisServer:
+    """A private redis-server on a free loopback port; nothing kept on disk."""
+
+    def __init__(self, log: Path) -> None:
+        self.port = free_port()
+        self.log = log
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log, "a") as handle:
+            self.process = subprocess.Popen(
+                ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                 "--save", "", "--appendonly", "no", "--daemonize", "no"],
+                stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
+        wait_until(self.answers, timeout=10, interval=0.05, what="redis-server")
+
+    def answers(self) -> bool:
+        import redis
+
+        try:
+            return bool(redis.Redis(port=self.port, socket_timeout=0.5).ping())
+        except redis.RedisError:
+            return False
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            terminate(self.process, grace=5)
+
+    def urls(self) -> dict[str, str]:
+        return {"DATABASE_URL": connection_urls()["DATABASE_URL"],
+                "CELERY_BROKER_URL": f"redis://127.0.0.1:{self.port}/0",
+                "REDIS_URL": f"redis://127.0.0.1:{self.port}/1"}
+
+
+def fault_during(scenario: str, at: float, outage: float, redis_server: RedisServer):
+    """The fault, as a coroutine run beside the load; notes its times in run.events."""
+
+    async def sleep_until(load, second: float) -> None:
+        # Scenario timing ("the worker dies at T"), not a wait on a condition.
+        delay = second - load.now()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    def mark(run: PhaseRun, load, what: str, **extra) -> None:
+        run.events.append({"at": round(load.now(), 3), "wall": time.time(), "what": what, **extra})
+        say(f"{run.config.name}: {what} at {load.now():.1f} s")
+
+    async def worker_kill(run: PhaseRun, load) -> None:
+        await sleep_until(load, at)
+        mark(run, load, "kill -9 worker")
+        await asyncio.to_thread(run.stack.kill_worker)
+        await sleep_until(load, at + outage)
+        await asyncio.to_thread(run.stack.restart_worker)
+        mark(run, load, "worker ready", recovery=True)
+
+    async def redis_restart(run: PhaseRun, load) -> None:
+        await sleep_until(load, at)
+        mark(run, load, "kill -9 redis")
+        await asyncio.to_thread(redis_server.kill)
+        await sleep_until(load, at + outage)
+        await asyncio.to_thread(redis_server.start)
+        mark(run, load, "redis answers", recovery=True)
+
+    async def token_faults(run: PhaseRun, load) -> None:
+        sandbox = run.stack.sandbox_url
+        status, body = await asyncio.to_thread(
+            http_json, "POST", f"{sandbox}/sandbox/faults",
+            {"system": "token_service", "error_rate": 0.3, "timeout_rate": 0.05, "latency_ms": 0})
+        if status != 200:
+            raise RuntimeError(f"could not set the faults: {status} {body}")
+        mark(run, load, "token service 30% 503, 5% hang")
+        # Faults stay on while the load arrives; cleared once the last app has started.
+        while load.arrivals_done is False:
+            await asyncio.sleep(0.2)
+        await asyncio.to_thread(http_json, "DELETE", f"{sandbox}/sandbox/faults")
+        mark(run, load, "faults cleared", recovery=True)
+
+    return {"worker-kill": worker_kill, "redis-restart": redis_restart,
+            "token-faults": token_faults}[scenario]
+
+
+def audit(run: PhaseRun, database_url: str, settle_timeout: float) -> dict[str, Any]:
+    """Lost, duplicated, late: read from the database and the sandbox."""
+    recovery = next((e["wall"] for e in run.events if e.get("recovery")), None)
+    if recovery is None:
+        return {"error": "the fault never recovered"}
+    deadline = recovery + 2 * SWEEP_PERIOD_S
+
+    def rows():
+        with pg_connect(database_url) as conn:
+            return conn.execute(
+                "SELECT pr.id::text, pr.state, extract(epoch FROM pr.created_at), "
+                "(SELECT extract(epoch FROM min(tl.created_at)) FROM provisioning_transitionlog tl"
+                "  WHERE tl.machine = 'provisioning_request' AND tl.object_id = pr.id"
+                "    AND tl.to_state = ANY(%s)) "
+                "FROM provisioning_provisioningrequest pr "
+                "WHERE pr.created_at >= to_timestamp(%s)", (list(TERMINAL), run.started_wall)
+            ).fetchall()
+
+    # Everything should be terminal by the deadline; poll until then (or until all are).
+    def all_terminal():
+        found = rows()
+        return found if found and all(r[1] in TERMINAL for r in found) else None
+
+    remaining = deadline - time.time()
+    if remaining > 0:
+        try:
+            wait_until(all_terminal, timeout=remaining, interval=0.5, what="all terminal")
+        except TimeoutError:
+            pass
+    at_deadline = rows()
+    late = [r for r in at_deadline if r[3] is None or float(r[3]) > deadline]
+    # Those not terminal in time: did they finish later (slow), or never (stranded)?
+    eventually = at_deadline
+    if late:
+        try:
+            eventually = wait_until(all_terminal, timeout=settle_timeout, interval=1.0,
+                                    what="stragglers")
+        except TimeoutError:
+            eventually = rows()
+    stranded = [r for r in eventually if r[1] not in TERMINAL]
+    after_recovery = [float(r[3]) - recovery for r in eventually
+                      if r[3] is not None and float(r[3]) > recovery]
+    with pg_connect(database_url) as conn:
+        duplicate_rows = conn.execute(
+            "SELECT count(*) FROM (SELECT object_id, template_key FROM notifications_notification "
+            "WHERE template_key <> 'step_up_code' GROUP BY 1, 2 HAVING count(*) > 1) d").fetchone()[0]
+        notifications = dict(conn.execute(
+            "SELECT status, count(*) FROM notifications_notification GROUP BY 1").fetchall())
+    stats = http_json("GET", f"{run.stack.sandbox_url}/sandbox/stats")[1] or {}
+    idem, messages = stats.get("idempotency", {}), stats.get("messages", {})
+    states: dict[str, int] = {}
+    for r in eventually:
+        states[r[1]] = states.get(r[1], 0) + 1
+    return {
+        "recovery_at_s": round(recovery - run.started_wall, 2),
+        "deadline_after_recovery_s": 2 * SWEEP_PERIOD_S,
+        "requests": len(at_deadline),
+        "not_terminal_by_deadline": len(late),
+        "late_ids": [r[0] for r in late][:20],
+        "stranded_after_settle": len(stranded),
+        "max_terminal_after_recovery_s": round(max(after_recovery), 2) if after_recovery else None,
+        "final_states": states,
+        "duplicate_effects": idem.get("duplicate_effects"),
+        "request_ids_with_multiple_tokens": len(idem.get("request_ids_with_multiple_tokens") or {}),
+        "duplicate_notification_references": messages.get("duplicate_references"),
+        "duplicated_references": messages.get("duplicated"),
+        "duplicate_notification_rows": duplicate_rows,
+        "notifications_by_status": notifications,
+        "sandbox_faults": stats.get("faults"),
+        "replays": idem.get("replays"),
+    }
+
+
+def run_scenario(scenario: str, args: argparse.Namespace, out_dir: Path) -> dict[str, Any]:
+    redis_server = RedisServer(out_dir / f"redis-{scenario}.log")
+    redis_server.start()
+    try:
+        config = PhaseConfig(
+            name=f"fault-{scenario}", count=int(args.rate * args.seconds), mix=parse_mix(args.mix),
+            concurrency=None, rate=args.rate, web_concurrency=args.web,
+            worker_concurrency=args.workers, poll_interval=args.poll, app_deadline=180.0,
+            warmup=10, connections=redis_server.urls(), extra_env=dict(FAULT_SETTINGS),
+            quiesce_timeout=60.0,
+        )
+        stack = BenchStack(config.name, stack_env(config))
+        run = run_phase(config, during=fault_during(scenario, args.at, args.outage, redis_server),
+                        stack=stack, keep_up=True)
+        try:
+            verdict = audit(run, config.urls["DATABASE_URL"], settle_timeout=60.0)
+        finally:
+            stack.down()
+        summary = summarize(run)
+        summary["cpu_note"] = "not comparable: a restarted process is a new tree"
+        data = series(run)
+        data["events"] = run.events
+        return {"scenario": scenario, "verdict": verdict, "summary": summary, "series": data}
+    finally:
+        redis_server.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.faults", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument("--rate", type=float, default=8.0, help="arrivals per second (8)")
+    parser.add_argument("--seconds", type=float, default=40.0, help="arrivals for this long (40)")
+    parser.add_argument("--at", type=float, default=15.0, help="fault at this second (15)")
+    parser.add_argument("--outage", type=float, default=2.0,
+                        help="seconds between the kill and the restart (2)")
+    parser.add_argument("--mix", default=None)
+    parser.add_argument("--web", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--poll", type=float, default=0.5)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    wanted = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    if set(wanted) - set(SCENARIOS):
+        raise SystemExit(f"scenarios are {', '.join(SCENARIOS)}")
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    result: dict[str, Any] = {"bench": "faults", "started": now_iso(), "machine": machine(),
+                              "git": git_state(), "command": " ".join(
+                                  ["python -m bench.faults", *(argv or sys.argv[1:])]),
+                              "sweep_period_s": SWEEP_PERIOD_S, "fault_settings": FAULT_SETTINGS,
+                              "scenarios": {}}
+    figures = []
+    for scenario in wanted:
+        say(f"scenario {scenario}")
+        outcome = run_scenario(scenario, args, args.out)
+        figures.append((scenario, outcome.pop("series")))
+        result["scenarios"][scenario] = outcome
+        write_json(args.out / f"faults-{stamp}.json", result)
+    result["finished"] = now_iso()
+    result["machine"]["loadavg_at_end"] = loadavg()
+    path = write_json(args.out / f"faults-{stamp}.json", result)
+    png = latency_figure(figures, args.out / f"faults-{stamp}.png", title=f"faults {stamp}")
+    rows = []
+    for scenario, outcome in result["scenarios"].items():
+        v = outcome["verdict"]
+        rows.append([scenario, v.get("requests"), v.get("recovery_at_s"),
+                     v.get("not_terminal_by_deadline"), v.get("stranded_after_settle"),
+                     v.get("max_terminal_after_recovery_s"), v.get("duplicate_effects"),
+                     v.get("request_ids_with_multiple_tokens"),
+                     v.get("duplicate_notification_references"),
+                     v.get("duplicate_notification_rows"),
+                     ", ".join(f"{k} {n}" for k, n in sorted(v.get("final_states", {}).items()))])
+    print()
+    print(table(["scenario", "requests", "recovered at s", "not terminal by +10 s",
+                 "stranded", "max s after recovery", "dup effects", "multi-token ids",
+                 "dup notif refs", "dup notif rows", "final states"], rows))
+    print(f"\nresults: {path}\nplot:    {png}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
