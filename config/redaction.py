@@ -56,7 +56,7 @@ _SECRET_KEY = re.compile(
     r"(?:^|_)(?:pan|card_?number|otp|one_time_code|otp_code|cvv2?|cvc|password|passwd|"
     r"secret|api_?key|authorization|cookie|token_pan|encrypted_card|wallet_payload|"
     r"activation_data|encrypted_pass_data|opaque_payment_card|signature|private_key|"
-    r"sessionid|csrftoken|context_sealed)(?:_|$)"
+    r"sessionid|csrftoken|context_sealed|secret_context)(?:_|$)"
 )
 # ...unless the key names a harmless fact about the secret (its last four, its keyed
 # fingerprint, a count or a time), which operations need in logs.

@@ -15,6 +15,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
+from tokens.fields import EncryptedJSONField
+
 
 class Channel(models.TextChoices):
     PUSH = "push", "Push"
@@ -69,9 +71,9 @@ class Notification(ConcurrentTransitionMixin, models.Model):
     msisdn = models.CharField(max_length=20, blank=True, default="")
     # Values the message names that are not secret: wallet, card's last four.
     context = models.JSONField(default=dict, blank=True)
-    # Secret values (a one-time code), sealed by tokens.vault for this row; erased ("")
-    # once the row is sent or failed for good.
-    context_sealed = models.TextField(blank=True, default="")
+    # Secret values (a one-time code), sealed at rest by the one field type for secrets
+    # (AES-256-GCM bound to this row and field); erased (None) once sent or failed for good.
+    secret_context = EncryptedJSONField()
 
     status = FSMField(default=Status.PENDING, choices=Status.choices, protected=True)
     # Sends tried on the current channel; bounds retries even if the broker redelivers.
@@ -121,7 +123,7 @@ class Notification(ConcurrentTransitionMixin, models.Model):
         self.provider_message_id = provider_message_id[:128]
         self.sent_at = timezone.now()
         self.last_error = ""
-        self.context_sealed = ""
+        self.secret_context = None
 
     @transition(field=status, source=Status.SENDING, target=Status.PENDING)
     def schedule_retry(self, *, error_code: str, delay: timedelta):
@@ -139,7 +141,7 @@ class Notification(ConcurrentTransitionMixin, models.Model):
     @transition(field=status, source=[Status.PENDING, Status.SENDING], target=Status.FAILED)
     def fail(self, *, error_code: str):
         self.last_error = error_code
-        self.context_sealed = ""
+        self.secret_context = None
 
     @transition(field=status, source=Status.FAILED, target=Status.PENDING,
                 conditions=[_can_be_resent], permission="notifications.resend_notification")

@@ -54,7 +54,6 @@ NOTIFICATIONS_TOTAL = Counter(
     "notifications_total", "Notification send outcomes",
     ["channel", "outcome"],  # outcome: sent, retried, fell_back, failed
 )
-SEALED_FIELD = "context"  # the associated data names this field: vault.context_for(row, "context")
 
 
 # --- queueing: inside the caller's transaction, no I/O ------------------------------------
@@ -118,8 +117,7 @@ def _add(notification: Notification, secrets: dict[str, Any] | None = None) -> N
         _log_duplicate(existing)
         return existing
     if secrets:
-        notification.context_sealed = vault.seal_json(
-            secrets, vault.context_for(notification, SEALED_FIELD))
+        notification.secret_context = secrets  # sealed by the field when the row is saved
     try:
         # A savepoint: a concurrent twin winning the unique key must not spoil the
         # caller's transaction (the state change it belongs to).
@@ -223,9 +221,8 @@ def _send(notification: Notification) -> Sent:
 def _render(notification: Notification) -> templates.Message:
     context = dict(notification.context)
     try:
-        if notification.context_sealed:
-            context.update(vault.open_json(notification.context_sealed,
-                                           vault.context_for(notification, SEALED_FIELD)))
+        if notification.secret_context:
+            context.update(notification.secret_context)
         return templates.render(notification.template_key, notification.locale, context)
     except (KeyError, ValueError, vault.VaultError) as error:
         # Retrying renders the same thing again: a bug or a lost key, for operations.

@@ -8,7 +8,6 @@ from django.urls import reverse
 
 from notifications.models import Notification, Status
 from tests.notifications.conftest import NotificationFactory
-from tokens import vault
 
 pytestmark = pytest.mark.django_db
 
@@ -61,8 +60,10 @@ def test_staff_without_the_permission_have_no_resend_action(client):
 def test_the_detail_page_never_shows_the_sealed_code(client):
     client.force_login(_staff("view_notification"))
     notification = NotificationFactory(template_key="step_up_code")
-    sealed = vault.seal_json({"code": "482913"}, vault.context_for(notification, "context"))
-    Notification.objects.filter(pk=notification.pk).update(context_sealed=sealed)
+    notification.secret_context = {"code": "482913"}
+    notification.save()
+    sealed = Notification.objects.filter(pk=notification.pk).values_list(
+        "secret_context", flat=True).get()
     response = client.get(reverse("admin:notifications_notification_change",
                                   args=[notification.pk]))
     assert response.status_code == 200

@@ -164,7 +164,7 @@ def test_a_step_up_code_arrives_by_sms_only(stack):
     assert "is your code to add your M-Pesa Visa card ending 0010 to Google Pay" in sms["body"]
     assert "expires in 10 minutes" in sms["body"]
     notification = _sent(_notification(created["id"], TemplateKey.STEP_UP_CODE))
-    assert (notification.channel, notification.context_sealed) == ("sms", "")
+    assert (notification.channel, notification.secret_context) == ("sms", None)
     _no_duplicates(stack)
 
 

@@ -15,7 +15,6 @@ from notifications.models import Channel, CustomerProfile, Device, Notification,
 from provisioning.models import State
 from tests.factories import ProvisioningRequestFactory
 from tests.notifications.conftest import MSISDN, enqueued_dispatches, stored
-from tokens import vault
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +38,9 @@ def test_the_code_is_stored_only_sealed_for_its_row(step_up_request):
     notification = services.queue_one_time_code(request=step_up_request, code=CODE, sequence=1)
     assert CODE not in _every_stored_value(notification)
     row = stored(notification)
-    assert vault.open_json(row.context_sealed, vault.context_for(row, "context")) == {"code": CODE}
+    assert row.secret_context == {"code": CODE}
+    raw = Notification.objects.filter(pk=row.pk).values_list("secret_context", flat=True).get()
+    assert CODE not in raw and raw.startswith("v1.")
     assert (row.event, row.channel, row.template_key) == ("otp:1", Channel.SMS, "step_up_code")
 
 
@@ -77,7 +78,7 @@ def test_the_sealed_code_is_erased_once_sent(step_up_request, gateways):
     notification = services.queue_one_time_code(request=step_up_request, code=CODE, sequence=1)
     services.dispatch(notification.pk)
     row = stored(notification)
-    assert (row.status, row.context_sealed) == (Status.SENT, "")
+    assert (row.status, row.secret_context) == (Status.SENT, None)
 
 
 def test_the_sealed_code_is_erased_when_the_sms_fails_for_good(step_up_request, gateways):
@@ -85,7 +86,7 @@ def test_the_sealed_code_is_erased_when_the_sms_fails_for_good(step_up_request, 
     notification = services.queue_one_time_code(request=step_up_request, code=CODE, sequence=1)
     services.dispatch(notification.pk)
     row = stored(notification)
-    assert (row.status, row.context_sealed) == (Status.FAILED, "")
+    assert (row.status, row.secret_context) == (Status.FAILED, None)
 
 
 def test_the_code_never_reaches_a_log_line(step_up_request, gateways, caplog):
