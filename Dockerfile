@@ -9,7 +9,7 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_NO_INPUT=1
 
 RUN python -m venv /opt/venv
-COPY requirements.lock /tmp/requirements.lock
+COPY requirements-prod.lock /tmp/requirements.lock
 # --require-hashes: a package whose bytes differ from the lock fails the build.
 RUN /opt/venv/bin/pip install --require-hashes --only-binary=:all: -r /tmp/requirements.lock
 

@@ -68,11 +68,13 @@ test-integration: $(VENV)/.installed ## tests marked integration (worker and san
 	$(PY) -m pytest -m integration $(PYTEST_ARGS)
 
 # The lock pins every package with hashes for Python 3.11, whatever python runs uv.
-lock: ## regenerate requirements.lock from pyproject.toml with uv
+lock: ## regenerate requirements.lock (all extras) and requirements-prod.lock (image) with uv
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --disable-pip-version-check --no-input uv
 	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --extra bench --python-version 3.11 \
 		--generate-hashes -o requirements.lock
+	$(VENV)/bin/uv pip compile pyproject.toml --python-version 3.11 \
+		--generate-hashes -o requirements-prod.lock
 
 # var/dev-keys.json is kept: a PostgreSQL database outlives `clean` and holds data
 # encrypted under those keys. Removing var/ under a running stack would orphan it.

@@ -5,10 +5,10 @@ from __future__ import annotations
 import django_filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.pagination import NewestFirstCursorPagination
 from provisioning import idempotency, services, step_up
 from provisioning.models import ProvisioningRequest, State, Wallet
 
@@ -17,13 +17,6 @@ from .serializers import (
     ProvisioningRequestSerializer,
     VerifyOtpSerializer,
 )
-
-
-class RequestCursorPagination(CursorPagination):
-    ordering = ("-created_at", "-id")
-    page_size = 20
-    max_page_size = 100
-    page_size_query_param = "page_size"
 
 
 class ProvisioningRequestFilter(django_filters.FilterSet):
@@ -90,7 +83,7 @@ class ProvisioningRequestListCreateView(APIView):
             from rest_framework.exceptions import ValidationError
 
             raise ValidationError(filtered.errors)
-        paginator = RequestCursorPagination()
+        paginator = NewestFirstCursorPagination()
         page = paginator.paginate_queryset(filtered.qs, request, view=self)
         return paginator.get_paginated_response(
             ProvisioningRequestSerializer(page, many=True).data

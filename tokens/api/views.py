@@ -6,22 +6,15 @@ import django_filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.pagination import NewestFirstCursorPagination
 from provisioning.models import Trigger
 from tokens import services
 from tokens.models import Token, TokenState
 
 from .serializers import TokenSerializer
-
-
-class TokenCursorPagination(CursorPagination):
-    ordering = ("-created_at", "-id")
-    page_size = 20
-    max_page_size = 100
-    page_size_query_param = "page_size"
 
 
 class TokenFilter(django_filters.FilterSet):
@@ -41,7 +34,7 @@ class TokenListView(APIView):
                                queryset=Token.objects.filter(customer_id=request.user.customer_id))
         if not filtered.is_valid():
             raise ValidationError(filtered.errors)
-        paginator = TokenCursorPagination()
+        paginator = NewestFirstCursorPagination()
         page = paginator.paginate_queryset(filtered.qs, request, view=self)
         return paginator.get_paginated_response(TokenSerializer(page, many=True).data)
 
