@@ -145,6 +145,8 @@ class ProvisioningRequestAdmin(ReadOnlyAdmin):
                                 "created_at", "state_changed_at", "age")}),
         ("Failure and retries", {"fields": ("failure_code", "failure_message", "attempts",
                                             "redrives", "due_at", "stuck")}),
+        ("Decision", {"fields": ("issuer_decision", "token_service_decision",
+                                 "decision_reasons")}),
         ("Device", {"fields": ("device_id", "device_type", "device_os", "wallet_account_id")}),
         ("Step-up", {"fields": ("otp_expires_at", "otp_attempts_left", "otp_sends",
                                 "otp_last_sent_at")}),
@@ -232,6 +234,9 @@ class ProvisioningRequestAdmin(ReadOnlyAdmin):
             "token": token,
             "token_url": token_url,
             "notifications": notifications_for(ids),
+            # Every issuer rule's verdict, inputs included: support needs the why (the API
+            # never shows the inputs).
+            "rule_results": list(obj.rule_results.order_by("rule_key")),
         }
 
     def transition_view(self, request, object_id, name):

@@ -283,3 +283,47 @@ def test_api_shows_the_decision_and_reason_codes_but_never_the_inputs(api_client
     body = api_client.get(f"/api/v1/provisioning-requests/{request.pk}").json()
     assert body["decision"] == {"outcome": "yellow", "reason_codes": ["sim_swap_recent"]}
     assert "last_swap_hours" not in str(body) and "1.25" not in str(body)
+
+
+@pytest.mark.django_db
+def test_support_sees_every_rule_result_with_its_inputs_on_the_request_page(client):
+    from django.contrib.auth.models import Group, User
+
+    user = User.objects.create_user("support_wanjiru", password="x" * 14, is_staff=True)
+    user.groups.add(Group.objects.get(name="support"))
+    client.force_login(user)
+    request = ProvisioningRequestFactory(state=State.STEP_UP_REQUIRED, issuer_decision="yellow",
+                                         decision_reasons=["sim_swap_recent"])
+    RuleResult.objects.create(request=request, rule_key="sim-swap", rule_kind="sim_swap",
+                              rule_version=3, mode="enforce", outcome="yellow",
+                              reason_code="sim_swap_recent", inputs={"last_swap_hours": 1.25})
+    page = client.get(f"/admin/provisioning/provisioningrequest/{request.pk}/change/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "sim-swap" in html and "sim_swap_recent" in html and "1.25" in html
+
+
+@pytest.mark.django_db
+def test_only_operations_may_edit_a_rule(client):
+    from django.contrib.auth.models import Group, User
+
+    rule = DecisionRule.objects.get(key="sim-swap")
+    url = f"/admin/decisioning/decisionrule/{rule.pk}/change/"
+    support = User.objects.create_user("support_x", password="x" * 14, is_staff=True)
+    support.groups.add(Group.objects.get(name="support"))
+    client.force_login(support)
+    form = {"key": "sim-swap", "kind": "sim_swap", "description": "", "enabled": "on",
+            "mode": "enforce", "params": '{"step_up_within_hours": 1}',
+            # the read-only versions inline still posts its management form
+            "versions-TOTAL_FORMS": "0", "versions-INITIAL_FORMS": "0"}
+    client.post(url, form)
+    assert DecisionRule.objects.get(pk=rule.pk).version == 1
+    operations = User.objects.create_user("ops_x", password="x" * 14, is_staff=True)
+    operations.groups.add(Group.objects.get(name="operations"))
+    client.force_login(operations)
+    response = client.post(url, form)
+    assert response.status_code == 302
+    edited = DecisionRule.objects.get(pk=rule.pk)
+    assert (edited.version, edited.updated_by, edited.params) == (
+        2, "ops_x", {"step_up_within_hours": 1})
+    assert DecisionRuleVersion.objects.filter(rule=rule, version=2, changed_by="ops_x").exists()
