@@ -531,23 +531,35 @@ NOTIFIED = {"provisioned", "declined", "ineligible", "failed", "expired"}
 
 def print_inboxes(demo: Demo, tracked: list[Tracked], stats_before) -> list[str]:
     """Each customer's SMS inbox, as their phone shows it; every outcome told exactly once."""
-    problems = []
+    def inbox(customer: Customer) -> list[dict[str, Any]]:
+        path = "/sandbox/messages?to=" + urllib.parse.quote(customer.msisdn)
+        return demo.sandbox_get(path).get("messages", [])
+
+    def missing() -> list[str]:
+        """Outcomes not (yet) told: messages are sent after commit, a moment behind."""
+        absent = []
+        for customer in demo.customers.values():
+            bodies = [m["body"] for m in inbox(customer)
+                      if not any(word.strip(".,").isdigit() and len(word.strip(".,")) == 6
+                                 for word in m["body"].split())]
+            for item in tracked:
+                if item.scenario.customer != customer.role or item.state not in NOTIFIED:
+                    continue
+                last4 = CARDS[item.scenario.card_id][0]
+                if not any(last4 in body for body in bodies):
+                    absent.append(f"{item.scenario.name}: no message about card {last4}")
+        return absent
+
+    deadline = time.monotonic() + 30
+    problems = missing()
+    while problems and time.monotonic() < deadline:
+        time.sleep(0.5)
+        problems = missing()
     print("messages (sandbox inbox, as each phone shows them):")
     for customer in demo.customers.values():
-        inbox = demo.sandbox_get("/sandbox/messages?to=" + urllib.parse.quote(customer.msisdn))
-        messages = inbox.get("messages", [])
         print(f"  {customer.msisdn} ({customer.locale}):")
-        for message in messages:
+        for message in inbox(customer):
             print(f"    [{message['channel']}] {short(message['body'], 110)}")
-        for item in tracked:
-            if item.scenario.customer != customer.role or item.state not in NOTIFIED:
-                continue
-            last4 = CARDS[item.scenario.card_id][0]
-            about = [m for m in messages if last4 in m["body"] and not any(
-                word.strip(".,").isdigit() and len(word.strip(".,")) == 6
-                for word in m["body"].split())]
-            if not about:
-                problems.append(f"{item.scenario.name}: no message about card {last4}")
     stats_after = demo.sandbox_get("/sandbox/stats")
     duplicated = counter_delta(stats_after.get("messages", {}).get("duplicate_references", 0),
                                stats_before.get("messages", {}).get("duplicate_references", 0))
