@@ -163,3 +163,13 @@ def test_event_for_an_unknown_token_is_acknowledged_for_reconciliation(client):
     response = deliver(client, lifecycle_event("tkn_nobody", "token.deleted"))
     assert response.status_code == 200
     assert WebhookEvent.objects.get().outcome == WebhookEvent.Outcome.UNKNOWN_OBJECT
+
+
+@pytest.mark.django_db
+def test_token_updated_event_records_the_new_last_four_and_expiry(client):
+    token = TokenFactory(state=TokenState.ACTIVE, token_last4="4242", token_expiry="12/29")
+    event = lifecycle_event(token.token_ref, "token.updated")
+    event["data"].update({"token_last4": "9911", "token_expiry": "06/31"})
+    assert deliver(client, event).json()["outcome"] == "applied"
+    stored = Token.objects.get(pk=token.pk)
+    assert (stored.token_last4, stored.token_expiry, stored.state) == ("9911", "06/31", "active")
