@@ -87,3 +87,19 @@ clean: ## remove var/ (SQLite db, logs, broker, pids; not dev keys) and caches
 	find var -mindepth 1 -maxdepth 1 ! -name dev-keys.json -exec rm -rf {} + 2>/dev/null || true
 	rm -rf .pytest_cache .hypothesis .ruff_cache
 	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +
+
+# --- benchmarks (issue 7; bench/README.md) ---------------------------------------------
+# Numbers for docs/performance.md, never assertions. They need PostgreSQL and Redis on
+# 127.0.0.1 (as `make test` does); bench-faults also runs redis-server processes of its
+# own. BENCH_ARGS go to the script (e.g. BENCH_ARGS="--count 300 --phases green").
+.PHONY: bench bench-scale bench-faults
+BENCH_ARGS ?=
+
+bench: $(VENV)/.installed ## load bench beside its floor: JSON, table and plot in bench/results/
+	$(PY) -m bench.run --fresh-db $(BENCH_ARGS)
+
+bench-scale: $(VENV)/.installed ## beat's sweeps at 10k and 1M rows with 1,000 stuck
+	$(PY) -m bench.scale $(BENCH_ARGS)
+
+bench-faults: $(VENV)/.installed ## kill -9 worker, Redis restart, token-service faults
+	$(PY) -m bench.faults $(BENCH_ARGS)

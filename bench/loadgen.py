@@ -313,6 +313,7 @@ class Load:
         """`concurrency` apps at a time, each starting the next as soon as one finishes."""
         pending = iter(apps)
         traces: list[Trace] = []
+        self.arrivals_done = False
 
         async def lane() -> None:
             for app in pending:  # shared iterator: no await between next() calls
@@ -326,6 +327,7 @@ class Load:
         """Poisson arrivals at `rate` per second, whatever the service's speed."""
         rng = random.Random(seed)
         tasks = []
+        self.arrivals_done = False
         intended = self.now()
         for app in apps:
             intended += rng.expovariate(rate)

@@ -21,6 +21,7 @@ from typing import Any
 
 from .common import (
     REPO,
+    wait_for_quiet,
     TERMINAL,
     BenchStack,
     CpuMeter,
@@ -82,6 +83,9 @@ class PhaseConfig:
     extra_env: dict[str, str] = field(default_factory=dict)
     quiesce_timeout: float = 90.0
     profile_dir: Path | None = None  # set: pyinstrument in web and worker processes
+    profile_mode: str = "cpu"  # or "pyinstrument" (bench/profiling.py)
+    read_probe: int = 1000  # reads of finished requests after the run, to price one poll
+    wait_quiet: bool = False  # wait (bounded) for other people's CPU load to pass first
     connections: dict[str, str] | None = None  # default: common.connection_urls()
 
     @property
@@ -105,6 +109,8 @@ class PhaseRun:
     loadavg_before: list[float] = field(default_factory=list)
     loadavg_after: list[float] = field(default_factory=list)
     quiesced: bool = True
+    quiet: dict[str, Any] = field(default_factory=dict)
+    read_probe: dict[str, Any] = field(default_factory=dict)
 
 
 def stack_env(config: PhaseConfig) -> dict[str, str]:
@@ -121,10 +127,8 @@ def stack_env(config: PhaseConfig) -> dict[str, str]:
     }
     if config.profile_dir is not None:
         config.profile_dir.mkdir(parents=True, exist_ok=True)
-        env["BENCH_PROFILE_DIR"] = str(config.profile_dir)
-        # gunicorn reads extra arguments from the environment: our hooks start and stop
-        # a profiler in each web worker. The Celery side is wired in bench/settings.py.
-        env["GUNICORN_CMD_ARGS"] = "-c bench/profiling.py"
+        env["BENCH_PROFILE_DIR"] = str(config.profile_dir)  # read by bench/settings.py
+        env["BENCH_PROFILE_MODE"] = config.profile_mode
     return env
 
 
@@ -236,6 +240,10 @@ async def _drive(load: Load, config: PhaseConfig, apps: list[App], warm: list[Ap
             # Warm-up: each process imports, connects and fills its caches before we
             # measure; its apps are not counted.
             await load.closed_loop(warm, concurrency=min(len(warm), 16))
+        if config.wait_quiet:
+            run.quiet = await asyncio.to_thread(wait_for_quiet)
+            say(f"{config.name}: machine busy {run.quiet['busy_cores_before']} cores "
+                f"before the window (waited {run.quiet['waited_s']} s)")
         meter = CpuMeter(run.stack)
         offset = run.stack.log("worker").stat().st_size if run.stack.log("worker").exists() else 0
         run.sandbox_before = http_json("GET", f"{run.stack.sandbox_url}/sandbox/stats")[1] or {}
@@ -263,9 +271,63 @@ async def _drive(load: Load, config: PhaseConfig, apps: list[App], warm: list[Ap
         except TimeoutError:
             run.quiesced = False
         run.cpu = meter.stop()
+        run.cpu["cpu_window_s"] = load.now()
         run.window = (0.0, end)
         run.loadavg_after = loadavg()
         run.tasks = worker_task_counts(run.stack.log("worker"), offset)
+        if config.read_probe and not during:
+            run.read_probe = await read_probe(load, run, config.read_probe)
+
+
+async def read_probe(load: Load, run: PhaseRun, count: int) -> dict[str, Any]:
+    """Web CPU for one read of a finished request (what one poll costs) and for one create,
+    so the provisioning's own CPU can be told apart from how often its app polls."""
+    done = [t for t in run.traces if t.request_id and t.terminal_seen_at is not None]
+    if not done:
+        return {}
+    floor = run.config.floor_hops is not None
+    semaphore = asyncio.Semaphore(16)
+    reads: list = []
+    creates: list = []
+
+    async def read(index: int) -> None:
+        trace = done[index % len(done)]
+        path = (f"/bench/floor/rows/{trace.request_id}" if floor
+                else f"/api/v1/provisioning-requests/{trace.request_id}")
+        async with semaphore:
+            await load._timed(reads, "GET", load.api_url + path, headers=load.headers(trace.app))
+
+    async def create(index: int) -> None:
+        # A new device for an app whose card exists: one more real provisioning (its
+        # worker side runs too, but only the web's CPU is read here).
+        app = done[index % len(done)].app
+        if floor:
+            url, body = load.api_url + "/bench/floor/rows", {"hops": run.config.floor_hops}
+        else:
+            url = load.api_url + "/api/v1/provisioning-requests"
+            body = {"card_id": app.card_id, "wallet": "google_pay",
+                    "device": {"id": f"{app.device_id}-p{index}", "type": "phone",
+                               "os": "android-15"}}
+        async with semaphore:
+            await load._timed(creates, "POST", url, json=body, headers=load.headers(
+                app, **{"Idempotency-Key": f"probe-{index}-{app.device_id}"}))
+
+    meter = CpuMeter(run.stack)
+    meter.start()
+    await asyncio.gather(*(read(i) for i in range(count)))
+    read_cpu = meter.stop()
+    creates_wanted = max(count // 5, 1)
+    meter = CpuMeter(run.stack)
+    meter.start()
+    await asyncio.gather(*(create(i) for i in range(creates_wanted)))
+    create_cpu = meter.stop()
+    read_ok = sum(1 for (_, _, status) in reads if status == 200)
+    create_ok = sum(1 for (_, _, status) in creates if status in (200, 201, 202))
+    return {"reads": count, "ok": read_ok,
+            "web_cpu_ms_per_read": round(read_cpu["web"] * 1000 / max(read_ok, 1), 3),
+            "latency_s": percentiles([lat for (_, lat, status) in reads if status == 200]),
+            "creates": creates_wanted, "creates_ok": create_ok,
+            "web_cpu_ms_per_create": round(create_cpu["web"] * 1000 / max(create_ok, 1), 3)}
 
 
 def run_phase(config: PhaseConfig,
@@ -285,9 +347,9 @@ def run_phase(config: PhaseConfig,
     stack = stack or BenchStack(config.name, env)
     say(f"{config.name}: starting the stack (web {config.web_concurrency}, "
         f"worker {config.worker_concurrency}, {config.settings_module})")
-    stack.up()
     run = PhaseRun(config=config, stack=stack)
     try:
+        stack.up()
         floor = config.floor_hops is not None
         apps = make_apps(config.count, config.mix, run_tag=config.name)
         warm = make_apps(config.warmup, config.mix, run_tag=f"{config.name}w", seed=3)
@@ -348,6 +410,9 @@ def summarize(run: PhaseRun) -> dict[str, Any]:
         if hi > lo:
             steady = (len(ordered) * 8 // 10) / (hi - lo)
     service_cpu = sum(run.cpu.get(name, 0.0) for name in ("web", "worker", "beat"))
+    ours = (service_cpu + run.cpu.get("sandbox", 0.0) + run.cpu.get("loadgen", 0.0)
+            + run.cpu.get("postgres_backends", 0.0))
+    cpu_window = run.cpu.get("cpu_window_s") or 0.0
     outcomes = Counter(t.app.outcome for t in traces)
     errors = Counter((t.error or "").split(":")[0] for t in traces if t.error)
     create_statuses = Counter(status for t in traces for (_, _, status) in t.creates)
@@ -394,11 +459,22 @@ def summarize(run: PhaseRun) -> dict[str, Any]:
             "verify": round(sum(len(t.verifies) for t in traces) / per, 2),
         },
         "cpu_s": {name: round(value, 3) for name, value in run.cpu.items()},
+        # Everything else the machine did meanwhile: Redis and PostgreSQL's own processes
+        # (mostly for us) and other people's. High values mean a noisy measurement.
+        "other_cpu_cores": round((run.cpu.get("machine", 0.0) - ours) / cpu_window, 2)
+        if cpu_window else None,
+        "machine_busy_cores": round(run.cpu.get("machine", 0.0) / cpu_window, 2)
+        if cpu_window else None,
+        "quiet_check": run.quiet,
         "cpu_ms_per_provisioning": {
             "service": round(service_cpu * 1000 / per, 2),
             **{name: round(run.cpu.get(name, 0.0) * 1000 / per, 2)
-               for name in ("web", "worker", "beat", "sandbox", "loadgen")},
+               for name in ("web", "web_main", "worker", "worker_main", "beat", "sandbox",
+                            "loadgen", "postgres_backends")},
         },
+        "read_probe": run.read_probe,
+        "cpu_ms_per_provisioning_without_polling": _without_polling(
+            service_cpu * 1000 / per, sum(len(t.reads) for t in traces) / per, run.read_probe),
         "tasks": dict(run.tasks),
         "tasks_per_provisioning": round(
             sum(v for k, v in run.tasks.items() if not k.startswith(("reconcile", "drain")))
@@ -412,6 +488,13 @@ def summarize(run: PhaseRun) -> dict[str, Any]:
     }
 
 
+def _without_polling(service_ms: float, reads: float, probe: dict) -> float | None:
+    """Service CPU per provisioning less its app's polls, each priced by the read probe."""
+    if not probe or "web_cpu_ms_per_read" not in probe:
+        return None
+    return round(service_ms - reads * probe["web_cpu_ms_per_read"], 2)
+
+
 def series(run: PhaseRun) -> dict[str, list]:
     """Raw points for the plot: seconds since the start, latency in seconds."""
     creates = [(at, lat) for t in run.traces for (at, lat, st) in t.creates if 200 <= st < 300]
@@ -422,4 +505,7 @@ def series(run: PhaseRun) -> dict[str, list]:
         if row and row["terminal"] is not None:
             terminal.append((row["terminal"] - run.started_wall,
                              row["terminal"] - trace.submitted_wall))
-    return {"create": sorted(creates), "read": sorted(reads), "terminal": sorted(terminal)}
+    failed = [(at, lat) for t in run.traces for (at, lat, st) in [*t.creates, *t.reads]
+              if not 200 <= st < 300]
+    return {"create": sorted(creates), "read": sorted(reads), "terminal": sorted(terminal),
+            "failed": sorted(failed)}

@@ -42,6 +42,11 @@ def latency_figure(phases: Sequence[tuple[str, Mapping[str, list]]], path: Path,
                           label=f"{key} p50 (1 s)")
                 left.plot(centres, [v * 1000 for v in p99], color=colour, lw=1.2, ls="--",
                           label=f"{key} p99 (1 s)")
+        failed = data.get("failed") or []
+        if failed:
+            left.scatter([p[0] for p in failed], [max(p[1], 0.001) * 1000 for p in failed],
+                         s=14, marker="x", color="tab:red",
+                         label=f"refused or failed ({len(failed)})")
         left.set_yscale("log")
         left.set_ylabel("ms")
         left.set_title(f"{name}: API latency by send time", fontsize=10)
@@ -79,6 +84,6 @@ def latency_figure(phases: Sequence[tuple[str, Mapping[str, list]]], path: Path,
         fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=90)
     plt.close(fig)
     return path

@@ -29,6 +29,7 @@ def load_stack(var_dir: Path, web_port: int, sandbox_port: int) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     assert spec.loader is not None
     spec.loader.exec_module(module)
+    shared = {module.VAR, module.RUN_DIR, module.LOG_DIR, module.STACK_ENV_FILE}
     var_dir = var_dir if var_dir.is_absolute() else REPO / var_dir
     module.VAR = var_dir
     module.RUN_DIR = var_dir / "run"
@@ -40,7 +41,24 @@ def load_stack(var_dir: Path, web_port: int, sandbox_port: int) -> ModuleType:
     module.SANDBOX_URL = f"http://{module.HOST}:{sandbox_port}"
     module.SANDBOX_HEALTH_URL = f"{module.SANDBOX_URL}/sandbox/health"
     module.READYZ_URL = f"{module.WEB_URL}/readyz"
+    _rebind_defaults(module, shared)
     return module
+
+
+def _rebind_defaults(module: ModuleType, shared: set[Path]) -> None:
+    """Default arguments were bound when stack.py was loaded, before the constants above
+    were re-pointed (`load_stack_env(path=STACK_ENV_FILE)` would read the shared
+    var/stack.env, and `restart-worker` would start a worker on someone else's database
+    and broker). Re-bind the ones that name our paths, and refuse to run if any default
+    still points into the shared var/ directory."""
+    import inspect
+
+    module.load_stack_env.__defaults__ = (module.STACK_ENV_FILE,)
+    for name, function in inspect.getmembers(module, inspect.isfunction):
+        for value in function.__defaults__ or ():
+            if isinstance(value, Path) and (value in shared or value.parent in shared):
+                raise SystemExit(f"bench/stackctl.py: stack.{name} still defaults to {value}; "
+                                 "refusing to act on the shared stack")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,7 +8,9 @@ typed results and these errors; nothing outside a client sees a status code.
 from __future__ import annotations
 
 import logging
+import os
 import time
+from functools import lru_cache
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +63,13 @@ class Response:
 
 
 def build_session() -> requests.Session:
+    """One session per process (a Celery child, a web worker), reused by every client:
+    a session per client object meant a new TCP connection for every outside call."""
+    return _process_session(os.getpid())
+
+
+@lru_cache(maxsize=1)
+def _process_session(pid: int) -> requests.Session:
     session = requests.Session()
     # Our own retries live in Celery with backoff; the transport must not retry behind
     # our back (a retried POST without our knowledge defeats the idempotency bookkeeping).

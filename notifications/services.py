@@ -111,11 +111,6 @@ def _profile(customer_id: str) -> CustomerProfile:
 def _add(notification: Notification, secrets: dict[str, Any] | None = None) -> Notification:
     from .tasks import send_notification_task
 
-    existing = Notification.objects.filter(object_id=notification.object_id,
-                                           event=notification.event).first()
-    if existing is not None:
-        _log_duplicate(existing)
-        return existing
     if secrets:
         notification.secret_context = secrets  # sealed by the field when the row is saved
     try:

@@ -129,12 +129,15 @@ def _begin_attempt(request_id, state: str) -> int | None:
     The count lives on the row, not in the broker message, so a task redelivered by
     the broker cannot retry forever.
     """
-    updated = ProvisioningRequest.objects.filter(pk=request_id, state=state).update(
-        attempts=F("attempts") + 1
-    )
-    if not updated:
-        return None
-    return ProvisioningRequest.objects.values_list("attempts", flat=True).get(pk=request_id)
+    from django.db import connection
+
+    # One statement instead of an UPDATE and a SELECT: the new count comes back with it.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {ProvisioningRequest._meta.db_table} SET attempts = attempts + 1 "
+            "WHERE id = %s AND state = %s RETURNING attempts", [str(request_id), state])
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 def _noop(request_id, step: str, state: str) -> None:
@@ -216,9 +219,8 @@ def request_token(request_id) -> None:
             if locked.state == State.ELIGIBLE:
                 locked.mark_token_requested(by=Trigger.WORKER, reason="provision_call",
                                             pan_fingerprint=fingerprint)
+                locked.attempts = 1  # keep counting this attempt in the new state
                 locked.save()
-                # Keep counting this attempt in the new state.
-                ProvisioningRequest.objects.filter(pk=request_id).update(attempts=1)
             elif locked.state != State.TOKEN_REQUESTED:
                 return _noop(request_id, "request_token", locked.state)
 

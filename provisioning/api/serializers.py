@@ -98,6 +98,8 @@ class ProvisioningRequestSerializer(serializers.ModelSerializer):
                 "attempts_left": obj.otp_attempts_left}
 
     def get_token(self, obj) -> dict | None:
+        if obj.state in (State.RECEIVED, State.ELIGIBLE, State.INELIGIBLE):
+            return None  # no token exists before the provision call: skip the lookup
         token = getattr(obj, "token", None)  # reverse one-to-one: None when absent
         if token is None:
             return None
