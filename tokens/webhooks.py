@@ -139,8 +139,11 @@ def handle_event(event: dict) -> str:
 @csrf_exempt
 @require_POST
 def token_service_webhook(request: HttpRequest) -> JsonResponse:
-    length = int(request.META.get("CONTENT_LENGTH") or 0)
-    if length > settings.WEBHOOK_MAX_BYTES:
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    if not declared.isdigit():
+        return JsonResponse(error_body("bad_request", "Content-Length is not a number."),
+                            status=400)
+    if int(declared) > settings.WEBHOOK_MAX_BYTES:
         return JsonResponse(error_body("payload_too_large", "Body too large."), status=413)
     body = request.body
     try:
