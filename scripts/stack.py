@@ -191,8 +191,11 @@ def write_stack_env(env: Mapping[str, str]) -> None:
     tmp.replace(STACK_ENV_FILE)
 
 
-def load_stack_env(path: Path = STACK_ENV_FILE) -> dict[str, str] | None:
+def load_stack_env(path: Path | None = None) -> dict[str, str] | None:
     """The variables of the stack `up` started, or None if it never ran."""
+    # Resolved at call time: a wrapper that re-points STACK_ENV_FILE (bench/stackctl.py)
+    # must never read the shared var/stack.env by way of a default bound at import.
+    path = path or STACK_ENV_FILE
     try:
         text = path.read_text()
     except FileNotFoundError:
