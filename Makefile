@@ -13,7 +13,7 @@ DEMO_ARGS   ?=
 export VENV
 
 .DEFAULT_GOAL := help
-.PHONY: help install up down status demo demo-chaos test test-unit test-integration \
+.PHONY: help install up down status demo demo-chaos test test-embedded test-unit test-integration \
         lock migrate clean
 
 help: ## list the targets
@@ -58,8 +58,14 @@ demo-chaos: $(VENV)/.installed ## demo with the worker killed (-9) at 3 s and re
 	trap '$(STACK) down' EXIT; trap 'exit 130' INT TERM; \
 	$(PY) scripts/demo.py --kill-worker-at 3 $(DEMO_ARGS)
 
-test: $(VENV)/.installed ## all tests (needs PostgreSQL and Redis); PYTEST_ARGS go to pytest
+# Two runs: the whole suite on PostgreSQL and Redis, then the tests marked `embedded`
+# again on SQLite and the filesystem broker (the mode a laptop with only Python gets).
+test: $(VENV)/.installed ## all tests (needs PostgreSQL and Redis), then the embedded-mode run
 	$(PY) -m pytest $(PYTEST_ARGS)
+	TEST_STACK_MODE=embedded $(PY) -m pytest -m embedded $(PYTEST_ARGS)
+
+test-embedded: $(VENV)/.installed ## the tests marked embedded, on SQLite and the filesystem broker
+	TEST_STACK_MODE=embedded $(PY) -m pytest -m embedded $(PYTEST_ARGS)
 
 test-unit: $(VENV)/.installed ## tests not marked integration
 	$(PY) -m pytest -m "not integration" $(PYTEST_ARGS)

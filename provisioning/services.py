@@ -123,21 +123,17 @@ def get_customer_request(customer_id: str, request_id) -> ProvisioningRequest:
 
 # --- worker steps ---------------------------------------------------------------------
 
-def _begin_attempt(request_id, state: str) -> int | None:
-    """Count one outside attempt on the row; None if the request has left `state`.
+def _begin_attempt(request_id, state: str) -> bool:
+    """Count one outside attempt on the row; False if the request has left `state`.
 
     The count lives on the row, not in the broker message, so a task redelivered by
-    the broker cannot retry forever.
+    the broker cannot retry forever. One conditional UPDATE through the ORM: the
+    primary key is bound as each backend stores it (a UUID is 32 hex digits on SQLite,
+    a native uuid on PostgreSQL), and the state check in the WHERE clause makes a
+    duplicate task see zero rows.
     """
-    from django.db import connection
-
-    # One statement instead of an UPDATE and a SELECT: the new count comes back with it.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {ProvisioningRequest._meta.db_table} SET attempts = attempts + 1 "
-            "WHERE id = %s AND state = %s RETURNING attempts", [str(request_id), state])
-        row = cursor.fetchone()
-    return row[0] if row else None
+    return ProvisioningRequest.objects.filter(pk=request_id, state=state).update(
+        attempts=F("attempts") + 1) == 1
 
 
 def _noop(request_id, step: str, state: str) -> None:
@@ -147,7 +143,7 @@ def _noop(request_id, step: str, state: str) -> None:
 
 def check_eligibility(request_id) -> None:
     request = ProvisioningRequest.objects.get(pk=request_id)
-    if request.state != State.RECEIVED or _begin_attempt(request_id, State.RECEIVED) is None:
+    if request.state != State.RECEIVED or not _begin_attempt(request_id, State.RECEIVED):
         return _noop(request_id, "check_eligibility", request.state)
 
     result = IssuerClient().check_eligibility(
@@ -201,7 +197,7 @@ def request_token(request_id) -> None:
     request = ProvisioningRequest.objects.get(pk=request_id)
     if request.state not in (State.ELIGIBLE, State.TOKEN_REQUESTED):
         return _noop(request_id, "request_token", request.state)
-    if _begin_attempt(request_id, request.state) is None:
+    if not _begin_attempt(request_id, request.state):
         return _noop(request_id, "request_token", "moved")
 
     card = IssuerClient().card_data(card_id=request.card_id, customer_id=request.customer_id)

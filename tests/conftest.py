@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import redis
@@ -117,23 +118,41 @@ def sandbox_url(live_server):
 
 
 
+def _clean_broker() -> None:
+    """No tasks left over from an earlier run against a dropped database."""
+    if settings.CELERY_BROKER_URL.startswith("filesystem://"):
+        options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+        for folder in {options["data_folder_in"], options["processed_folder"]}:
+            for message in Path(folder).glob("*"):
+                message.unlink(missing_ok=True)
+        return
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+    if settings.REDIS_URL:
+        redis.Redis.from_url(settings.REDIS_URL).flushdb()
+
+
+def _database_url() -> str:
+    """The test database as a URL for the worker process (after django_db_setup)."""
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
 @pytest.fixture(scope="session")
 def worker(django_db_setup, sandbox_url):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    # A clean broker: no tasks left over from an earlier run against a dropped database.
-    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
-    redis.Redis.from_url(settings.REDIS_URL).flushdb()
-    db = settings.DATABASES["default"]
+    _clean_broker()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "DATABASE_URL": _database_url(),
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "REDIS_URL": settings.REDIS_URL,
         "DEV_KEYS_FILE": settings.DEV_KEYS_FILE,
         **_outside_env(sandbox_url),
     }
-    process = Worker(env, ARTIFACTS / "worker.log")
+    process = Worker(env, ARTIFACTS / f"worker-{settings.TEST_STACK_MODE}.log")
     process.start()
     yield process
     process.stop()

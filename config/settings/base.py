@@ -110,7 +110,7 @@ else:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-            "LOCATION": str(VAR_DIR / "cache"),
+            "LOCATION": env.str("FILE_CACHE_DIR", default=str(VAR_DIR / "cache")),
         }
     }
 
@@ -251,7 +251,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS: dict = {
 }
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # Embedded mode: kombu's filesystem transport works across processes, no server.
-    _broker_dir = VAR_DIR / "broker"
+    _broker_dir = Path(env.str("BROKER_FOLDER", default=str(VAR_DIR / "broker")))
     for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {

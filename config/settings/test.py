@@ -5,7 +5,22 @@ dev stack running beside them never takes their tasks.
 """
 
 import os
+from pathlib import Path
 
+# TEST_STACK_MODE=embedded runs the suite (in practice the tests marked `embedded`) the
+# way a laptop with only Python runs the service: an SQLite file shared by the test
+# process, the live server and the worker, kombu's filesystem broker, a file cache.
+TEST_STACK_MODE = os.environ.get("TEST_STACK_MODE", "services")
+if TEST_STACK_MODE == "embedded":
+    _embedded = Path(__file__).resolve().parents[2] / "var" / "test-embedded"
+    _embedded.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("DATABASE_URL", f"sqlite:///{_embedded / 'db.sqlite3'}")
+    os.environ.setdefault("CELERY_BROKER_URL", "filesystem://")
+    os.environ.setdefault("REDIS_URL", "")
+    os.environ.setdefault("BROKER_FOLDER", str(_embedded / "broker"))
+    os.environ.setdefault("FILE_CACHE_DIR", str(_embedded / "cache"))
+elif TEST_STACK_MODE != "services":
+    raise RuntimeError(f"TEST_STACK_MODE must be services or embedded, not {TEST_STACK_MODE!r}")
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
 
@@ -15,6 +30,9 @@ from . import _dev_keys  # noqa: E402
 
 DEBUG = False
 _dev_keys.apply(globals())
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
+    # A file, not pytest-django's in-memory default: the worker process opens it too.
+    DATABASES["default"]["TEST"] = {"NAME": DATABASES["default"]["NAME"] + ".test"}  # noqa: F405
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast test users
 OUTSIDE_CONNECT_TIMEOUT = env.float("OUTSIDE_CONNECT_TIMEOUT", default=1.0)

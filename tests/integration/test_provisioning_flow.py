@@ -8,7 +8,7 @@ import pytest
 from provisioning.models import ProvisioningRequest, TransitionLog
 from tokens.models import Token
 
-pytestmark = [pytest.mark.integration]
+pytestmark = [pytest.mark.integration, pytest.mark.embedded]
 
 
 def _path(request_id) -> list[tuple[str, str, str]]:

@@ -14,7 +14,7 @@ from tokens.models import Token, WebhookEvent
 
 from tests.live import wait_until
 
-pytestmark = [pytest.mark.integration]
+pytestmark = [pytest.mark.integration, pytest.mark.embedded]
 MSISDN = "+254700000100"
 
 
@@ -102,6 +102,22 @@ def test_second_push_of_the_same_card_to_the_same_wallet_and_device_is_409(stack
         headers={"Idempotency-Key": f"dup-{time.time()}"}, timeout=10)
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "already_provisioned"
+
+
+def test_second_push_while_the_first_is_still_moving_is_409_in_progress(stack):
+    # card_late waits about half a second for its decision by webhook: the second push
+    # arrives while the first is still moving, on either database backend.
+    first = stack.create("card_late", device_id="pixel-busy")
+    response = stack.client().post(
+        f"{stack.api}/api/v1/provisioning-requests",
+        json={"card_id": "card_late", "wallet": "google_pay",
+              "device": {"id": "pixel-busy", "type": "phone", "os": "android-15"}},
+        headers={"Idempotency-Key": f"busy-{time.time()}"}, timeout=10)
+    assert response.status_code == 409
+    error = response.json()["error"]
+    assert error["code"] == "provisioning_in_progress"
+    assert error["details"]["provisioning_request_id"] == first["id"]
+    assert stack.wait_terminal(first["id"]).state == "provisioned"
 
 
 def test_app_suspends_resumes_and_deletes_its_token(stack):
