@@ -1,5 +1,7 @@
 # syntax=docker/dockerfile:1
-# One image for every role (web, worker, beat, sandbox, migrate): the command picks.
+# One image for every role of the service (web, worker, beat, migrate): the command
+# picks. The sandbox image is the same build with LOCK=requirements-sandbox.lock, so
+# the production image never carries the sandbox's web server and HTTP client.
 
 # --- build: resolve and install the locked dependencies into a self-contained venv -----
 FROM python:3.11-slim AS build
@@ -8,8 +10,9 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_INPUT=1
 
+ARG LOCK=requirements-prod.lock
 RUN python -m venv /opt/venv
-COPY requirements-prod.lock /tmp/requirements.lock
+COPY ${LOCK} /tmp/requirements.lock
 # --require-hashes: a package whose bytes differ from the lock fails the build.
 RUN /opt/venv/bin/pip install --require-hashes --only-binary=:all: -r /tmp/requirements.lock
 

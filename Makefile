@@ -73,14 +73,19 @@ test-unit: $(VENV)/.installed ## tests not marked integration
 test-integration: $(VENV)/.installed ## tests marked integration (worker and sandbox)
 	$(PY) -m pytest -m integration $(PYTEST_ARGS)
 
-# The lock pins every package with hashes for Python 3.11, whatever python runs uv.
-lock: ## regenerate requirements.lock (all extras) and requirements-prod.lock (image) with uv
+# The locks pin every package with hashes for Python 3.11, whatever python runs uv:
+# requirements.lock everything (development, tests, benchmarks, sandbox),
+# requirements-prod.lock the production image, requirements-sandbox.lock the runtime
+# plus the sandbox (the sandbox image, and what `make demo` needs).
+lock: ## regenerate the three lock files with uv
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --disable-pip-version-check --no-input uv
-	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --extra bench --python-version 3.11 \
-		--generate-hashes -o requirements.lock
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --extra bench --extra sandbox \
+		--python-version 3.11 --generate-hashes -o requirements.lock
 	$(VENV)/bin/uv pip compile pyproject.toml --python-version 3.11 \
 		--generate-hashes -o requirements-prod.lock
+	$(VENV)/bin/uv pip compile pyproject.toml --extra sandbox --python-version 3.11 \
+		--generate-hashes -o requirements-sandbox.lock
 
 # var/dev-keys.json is kept: a PostgreSQL database outlives `clean` and holds data
 # encrypted under those keys. Removing var/ under a running stack would orphan it.
