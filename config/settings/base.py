@@ -98,11 +98,18 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- redis and cache ------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
+    # django-redis keeps one client per connection pool (Django's own Redis backend
+    # builds a new redis.Redis for every call). Short socket timeouts: a stalled Redis
+    # must not hold a web worker; the rate limits fail open (config/throttling.py).
     CACHES = {
         "default": {
-            "BACKEND": "config.cache.RedisCache",
+            "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "pp",
+            "OPTIONS": {
+                "SOCKET_CONNECT_TIMEOUT": env.float("REDIS_CONNECT_TIMEOUT", default=0.5),
+                "SOCKET_TIMEOUT": env.float("REDIS_SOCKET_TIMEOUT", default=0.5),
+            },
         }
     }
 else:
