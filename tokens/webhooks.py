@@ -133,8 +133,6 @@ def handle_event(event: dict) -> str:
     object_ref = str(data.get("request_id") or data.get("token_ref") or "")[:64]
     try:
         return _record_and_apply(event, decision, object_ref, created_at)
-    except WebhookRejected:
-        raise
     except Exception as exc:
         raise EventNotApplied(event["id"]) from exc
 
@@ -155,7 +153,7 @@ def _record_and_apply(event: dict, decision, object_ref: str, created_at) -> str
     data = event["data"]
     with transaction.atomic():
         try:
-            with transaction.atomic():  # a savepoint: the duplicate must not spoil the rest
+            with transaction.atomic():  # a savepoint, so a duplicate leaves the outer block clean
                 record = WebhookEvent.objects.create(
                     event_id=event["id"], event_type=event["type"], object_ref=object_ref,
                     event_created_at=created_at, payload=_stored_payload(event),
