@@ -14,6 +14,8 @@ import uuid
 
 from celery import signals
 
+from config.redaction import contains_pan
+
 HEADER = "X-Correlation-Id"
 _META_KEY = "HTTP_X_CORRELATION_ID"
 _VALID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
@@ -48,8 +50,9 @@ class CorrelationIdMiddleware:
 
     def __call__(self, request):
         incoming = request.META.get(_META_KEY, "")
-        # An id from outside is only trusted when it looks like one (log injection).
-        value = incoming if _VALID.match(incoming) else new()
+        # An id from outside is only trusted when it looks like one (log injection), and
+        # never when it holds a card number (it is logged, stored and sent on).
+        value = incoming if _VALID.match(incoming) and not contains_pan(incoming) else new()
         token = _current.set(value)
         request.correlation_id = value
         try:

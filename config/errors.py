@@ -68,6 +68,46 @@ _DRF_CODES = {
 }
 
 
+class PanNotAllowed(ApplicationError):
+    """A card number in an id, a token or a header (config.validators): never stored."""
+
+    code = "pan_not_allowed"
+    status_code = status.HTTP_400_BAD_REQUEST
+    message = "A card number is not allowed here: send the card's id, never its number."
+
+
+def _without_card_numbers(detail):
+    """Error details with any card number masked: DRF's and django-filter's messages quote
+    the value ('"4111..." is not a valid choice.'), and a response must never hold a PAN."""
+    from config.redaction import mask_pans
+
+    if isinstance(detail, dict):
+        return {key: _without_card_numbers(value) for key, value in detail.items()}
+    if isinstance(detail, list):
+        return [_without_card_numbers(value) for value in detail]
+    if isinstance(detail, str):
+        return exceptions.ErrorDetail(mask_pans(detail), code=getattr(detail, "code", None))
+    return detail
+
+
+def _only_code(detail, codes, wanted: str):
+    """The part of `detail` whose error code is `wanted` (same nesting), or None."""
+    if isinstance(detail, dict) and isinstance(codes, dict):
+        kept = {key: part for key in detail
+                if (part := _only_code(detail[key], codes.get(key), wanted)) is not None}
+        return kept or None
+    if isinstance(detail, list) and isinstance(codes, list):
+        if all(isinstance(item, str) for item in detail):
+            kept = [item for item, item_code in zip(detail, codes) if item_code == wanted]
+            return kept or None
+        kept_items = {str(index): part for index, (item, item_code) in enumerate(zip(detail, codes))
+                      if (part := _only_code(item, item_code, wanted)) is not None}
+        return kept_items or None
+    if isinstance(detail, str) and codes == wanted:
+        return [detail]
+    return None
+
+
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, ApplicationError):
         response = Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
@@ -83,8 +123,15 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         return None  # a bug: Django's 500 handler and Sentry take it from here
     code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "error")
     if isinstance(exc, exceptions.ValidationError):
-        details = {"fields": exc.detail} if isinstance(exc.detail, dict) else {"errors": exc.detail}
-        message = "The request body is not valid."
+        detail = _without_card_numbers(exc.detail)
+        pans = _only_code(detail, exc.get_codes(), PanNotAllowed.code)
+        if pans:
+            # Said on its own, naming only the fields that held one: the app must stop
+            # sending card numbers there whatever else is wrong with the body.
+            code, message, detail = PanNotAllowed.code, PanNotAllowed.message, pans
+        else:
+            message = "The request body is not valid."
+        details = {"fields": detail} if isinstance(detail, dict) else {"errors": detail}
     else:
         details = {}
         message = str(getattr(exc, "detail", exc))

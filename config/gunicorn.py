@@ -13,6 +13,8 @@ import tempfile
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 accesslog = "-"
+# The access and error logs through the redaction filter (a URL can carry a card number).
+logger_class = "config.gunicorn_logging.RedactingLogger"
 
 
 def on_starting(server):

@@ -19,6 +19,7 @@ from django.conf import settings
 from prometheus_client import Counter, Histogram
 
 from config import correlation
+from config.parsers import MalformedJSON, loads
 
 logger = logging.getLogger(__name__)
 
@@ -134,11 +135,14 @@ def send(
 
 
 def _json(reply: requests.Response) -> dict[str, Any]:
+    """The answer's JSON object, or {} for anything else: an empty, invalid or too deeply
+    nested body (config.parsers; requests' own .json() would let RecursionError through).
+    Clients treat {} as an answer missing its fields, with their own typed errors."""
     if not reply.content:
         return {}
     try:
-        value = reply.json()
-    except ValueError:
+        value = loads(reply.content)
+    except MalformedJSON:
         return {}
     return value if isinstance(value, dict) else {}
 

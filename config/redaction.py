@@ -2,10 +2,15 @@
 
 Used by the logging filter on every handler and by Sentry's before_send / before_breadcrumb.
 
-- A PAN is 13 to 19 digits, optionally with single spaces or dashes between them, that
-  passes the Luhn check; it becomes `[PAN]`. Digits next to a PAN across a single
-  separator ("qty 2 4111 1111 1111 1111") do not hide it: every stretch of whole digit
-  groups is checked, not only the full run. The digits of a decimal fraction are not a PAN.
+- A PAN is 13 to 19 digits that pass the Luhn check; it becomes `[PAN]`. The digits may
+  be any Unicode decimal digits (full-width, Arabic-Indic, mixed) and may be split:
+  by single spaces or dashes anywhere, or, grouped as cards are printed (fours, or
+  4-6-5 / 4-6-4), by up to three of: any horizontal space (non-breaking, double, tab,
+  ideographic), dots, slashes, underscores, pluses, dashes, their full-width forms and
+  their URL escapes (`%20`, `%2F`, ...). Digits next to a PAN across a separator
+  ("qty 2 4111 1111 1111 1111") do not hide it: every stretch of whole digit groups is
+  checked, not only the full run. The digits of a decimal fraction are not a PAN, nor
+  is a canonical UUID. `contains_pan` is the same detector for input validation.
 - A one-time code is 4 to 8 digits named as one ("code: 123456", "otp=123456",
   "123456 is your code", Swahili "123456 ni nambari yako"); it becomes `[REDACTED]`.
 - In structured data, the value of a key that names a secret (pan, otp, password,
@@ -22,11 +27,26 @@ MASK_PAN = "[PAN]"
 MASK = "[REDACTED]"
 PAN_MIN_DIGITS, PAN_MAX_DIGITS = 13, 19
 
-# Digit groups joined by single spaces or dashes; linear to match (a separator must sit
-# between two groups, so there is nothing to backtrack over). Digits right after "<digit>."
-# are a decimal fraction ("succeeded in 0.0150380000012345s"), not a card number.
-_DIGIT_RUN = re.compile(r"(?<![0-9])(?<![0-9]\.)[0-9]+(?:[ -][0-9]+)*")
-_DIGIT_GROUP = re.compile(r"[0-9]+")
+# Digit groups and what may join them. Linear to match: a separator never holds a
+# digit (the hex digits of a URL escape are not digits), so a run splits one way only.
+# A run never starts inside a number or a URL escape, nor right after "<digit>." (the
+# digits of a decimal fraction, "succeeded in 0.0150380000012345s", are not a card number).
+_ESCAPE = r"%[0-9A-Fa-f]{2}"
+_SEPARATOR_UNIT = (r"(?:[^\S\r\n]|[./_+\-\u2010-\u2015\u2212\uFE58\uFE63\uFF0B\uFF0D\uFF0E"
+                   r"\uFF0F\uFF3F]|%(?:20|2[BbDdEeFf]|5[Ff]|[Cc]2%[Aa]0))")
+_DIGIT_RUN = re.compile(
+    r"(?:(?<![\d%])(?<!%[0-9A-Fa-f])|(?<=%[0-9A-Fa-f]{2}))(?<!\d\.)"
+    rf"\d+(?:{_SEPARATOR_UNIT}{{1,3}}\d+)*"
+)
+_RUN_PART = re.compile(rf"{_ESCAPE}|\d+")
+_STRONG_SEPARATORS = frozenset({" ", "-"})
+# Any grouping is a card number when single spaces or dashes join it (people type them
+# anywhere); other separators only when the digits are grouped as cards are printed, so
+# that "1733120000.123456" (a time) or "2026/12/02 10:15" stay readable.
+_PRINTED_GROUPINGS = ((4, 6, 5), (4, 6, 4))
+# A canonical UUID is never a card number, whatever digits its groups happen to hold.
+_UUID = re.compile(r"(?<![0-9A-Za-z-])[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}"
+                   r"(?![0-9A-Za-z-])")
 
 # One-time codes named in text, forwards ("code is 123456") and backwards ("123456 is your
 # code", the SMS templates' word order).
@@ -69,6 +89,7 @@ _ONLY_DIGITS_4_TO_8 = re.compile(r"^\s*[0-9]{4,8}\s*$")
 
 
 def luhn_valid(digits: str) -> bool:
+    """Luhn check of a string of ASCII digits."""
     total = 0
     for index, char in enumerate(reversed(digits)):
         value = ord(char) - 48
@@ -80,18 +101,39 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
+def _printed_like(lengths: list[int]) -> bool:
+    if tuple(lengths) in _PRINTED_GROUPINGS:
+        return True
+    return all(n == 4 for n in lengths[:-1]) and 1 <= lengths[-1] <= 4
+
+
+def _ascii_digits(text: str) -> str:
+    """text with every decimal digit of another script as its ASCII digit (same length)."""
+    if text.isascii():
+        return text
+    return text.translate({ord(c): 48 + int(c) for c in set(text) if c.isdecimal()})
+
+
 def _pan_spans(run: str) -> list[tuple[int, int]]:
     """Spans of `run` to mask: every stretch of whole groups holding a Luhn-valid PAN."""
-    groups = [(m.start(), m.end()) for m in _DIGIT_GROUP.finditer(run)]
+    run = _ascii_digits(run)
+    groups = [(m.start(), m.end()) for m in _RUN_PART.finditer(run) if m.group()[0] != "%"]
+    separators = [run[groups[i - 1][1]:groups[i][0]] for i in range(1, len(groups))]
     spans: list[tuple[int, int]] = []
     for first in range(len(groups)):
-        digits = ""
+        if first and separators[first - 1] == ".":
+            continue  # the digits after "<digit>." are a decimal fraction
+        digits, lengths, strong = "", [], True
         for last in range(first, len(groups)):
             start, end = groups[last]
+            if last > first:
+                strong = strong and separators[last - 1] in _STRONG_SEPARATORS
             digits += run[start:end]
+            lengths.append(end - start)
             if len(digits) > PAN_MAX_DIGITS:
                 break
-            if len(digits) >= PAN_MIN_DIGITS and luhn_valid(digits):
+            if (len(digits) >= PAN_MIN_DIGITS and (strong or _printed_like(lengths))
+                    and luhn_valid(digits)):
                 spans.append((groups[first][0], end))
     merged: list[tuple[int, int]] = []
     for span in sorted(spans):
@@ -102,21 +144,49 @@ def _pan_spans(run: str) -> list[tuple[int, int]]:
     return merged
 
 
-def _mask_run(match: re.Match) -> str:
-    run = match.group(0)
-    if sum(c.isdigit() for c in run) < PAN_MIN_DIGITS:
-        return run
-    out, position = [], 0
-    for start, end in _pan_spans(run):
-        out.append(run[position:start])
-        out.append(MASK_PAN)
-        position = end
-    out.append(run[position:])
-    return "".join(out)
+def find_pans(text: str, *, standalone: bool = False) -> list[tuple[int, int]]:
+    """(start, end) of every card number in text, in order, outside canonical UUIDs.
+
+    `standalone` leaves out digits glued to a letter: part of a word or of a hex token
+    (an APNs device token holds a Luhn-valid run of 13 to 19 digits about once in 250).
+    Masking log text takes those too; refusing an app's input does not.
+    """
+    found: list[tuple[int, int]] = []
+    uuids = [m.span() for m in _UUID.finditer(text)] if "-" in text else []
+    for run in _DIGIT_RUN.finditer(text):
+        if len(run.group()) < PAN_MIN_DIGITS:
+            continue
+        if standalone and ((run.start() and text[run.start() - 1].isalpha())
+                           or (run.end() < len(text) and text[run.end()].isalpha())):
+            continue
+        if any(start <= run.start() and run.end() <= end for start, end in uuids):
+            continue
+        found.extend((run.start() + a, run.start() + b) for a, b in _pan_spans(run.group()))
+    if uuids:
+        # A run can reach into a UUID's digits from outside it ("4111 ...-<uuid>"):
+        # whatever overlaps a UUID is that UUID's, not a card number.
+        found = [(a, b) for a, b in found
+                 if not any(a < end and start < b for start, end in uuids)]
+    return found
+
+
+def contains_pan(text: str) -> bool:
+    """True when a value from outside (an id, a header) holds a card number: the masking's
+    rules, for numbers standing alone."""
+    return bool(text) and bool(find_pans(text, standalone=True))
 
 
 def mask_pans(text: str) -> str:
-    return _DIGIT_RUN.sub(_mask_run, text)
+    spans = find_pans(text)
+    if not spans:
+        return text
+    out, position = [], 0
+    for start, end in spans:
+        out.append(text[position:start])
+        out.append(MASK_PAN)
+        position = end
+    out.append(text[position:])
+    return "".join(out)
 
 
 def redact_text(text: str) -> str:

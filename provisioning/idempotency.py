@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from config.errors import ApplicationError
+from config.validators import refuse_card_number_in_header
 
 from .models import IdempotencyKey
 
@@ -59,6 +60,7 @@ def validate_key(raw: str | None) -> str:
     if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise ApplicationError("Idempotency-Key must be 1 to 255 printable characters.",
                                code="idempotency_key_invalid")
+    refuse_card_number_in_header("Idempotency-Key", key)  # the key is stored
     return key
 
 

@@ -1,17 +1,19 @@
 """The token service's signed webhook: verify, de-duplicate, hand to a service.
 
 Signature: `X-Webhook-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>." + raw body)>`
-with `X-Webhook-Timestamp` within WEBHOOK_TOLERANCE_SECONDS of now. Several secrets are
-accepted while one is rotated out; comparison is constant-time. Every event id acts
-at most once (unique row in WebhookEvent).
+with `X-Webhook-Timestamp` (ASCII unix seconds) within WEBHOOK_TOLERANCE_SECONDS of now.
+Several secrets are accepted while one is rotated out; comparison is constant-time. A
+malformed header or body is a coded 400. Every event id acts exactly once: its WebhookEvent
+row and its effect commit together, so an event whose effect failed is applied when the
+token service delivers it again, and one that was applied is a duplicate from then on.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
+import re
 import time
 from datetime import datetime, timezone as dt_timezone
 
@@ -23,6 +25,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from config.errors import error_body
+from config.parsers import MalformedJSON, loads
 
 from .models import WebhookEvent
 
@@ -31,6 +34,23 @@ logger = logging.getLogger(__name__)
 SIGNATURE_HEADER = "HTTP_X_WEBHOOK_SIGNATURE"
 TIMESTAMP_HEADER = "HTTP_X_WEBHOOK_TIMESTAMP"
 _DECISION_FIELDS = ("request_id", "decision", "token_ref", "token_last4", "token_expiry", "reason")
+# ASCII digits only: str.isdigit() and int() also take Arabic-Indic, full-width or
+# superscript digits (the last make int() raise), none of which a sender means.
+_UNIX_SECONDS = re.compile(r"[0-9]{1,12}", re.ASCII)
+_CONTENT_LENGTH = re.compile(r"[0-9]{1,19}", re.ASCII)
+# `v1=<hex>[,v1=<hex>...]`, printable ASCII; other schemes are ignored, not refused.
+_SIGNATURE_HEADER = re.compile(r"[\x20-\x7e]+", re.ASCII)
+SIGNATURE_HEADER_MAX_LENGTH = 512
+EVENT_RETRY_AFTER_SECONDS = 30
+_LATEST_EVENT_TIME = 253402300799  # 9999-12-31T23:59:59Z, the last second datetime holds
+
+
+class EventNotApplied(Exception):
+    """A verified event whose effect failed; nothing of it was recorded."""
+
+    def __init__(self, event_id: str):
+        super().__init__(event_id)
+        self.event_id = event_id
 
 
 class WebhookRejected(Exception):
@@ -49,8 +69,11 @@ def verify(headers, body: bytes, *, now: float | None = None) -> None:
     timestamp = headers.get(TIMESTAMP_HEADER, "")
     if not signature or not timestamp:
         raise WebhookRejected(401, "signature_missing", "Signature headers are missing.")
-    if not timestamp.isdigit() or len(timestamp) > 12:
-        raise WebhookRejected(401, "timestamp_invalid", "Timestamp is not unix seconds.")
+    if not _UNIX_SECONDS.fullmatch(timestamp):
+        raise WebhookRejected(400, "timestamp_invalid", "Timestamp is not unix seconds.")
+    if len(signature) > SIGNATURE_HEADER_MAX_LENGTH or not _SIGNATURE_HEADER.fullmatch(signature):
+        raise WebhookRejected(400, "signature_malformed",
+                              "Signature header is not v1=<hex>[,v1=<hex>].")
     now = time.time() if now is None else now
     if abs(now - int(timestamp)) > settings.WEBHOOK_TOLERANCE_SECONDS:
         raise WebhookRejected(401, "timestamp_out_of_tolerance", "Timestamp is too old or new.")
@@ -67,9 +90,9 @@ def verify(headers, body: bytes, *, now: float | None = None) -> None:
 
 def parse_event(body: bytes) -> dict:
     try:
-        event = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise WebhookRejected(400, "malformed_json", "Body is not JSON.") from None
+        event = loads(body)
+    except MalformedJSON as exc:
+        raise WebhookRejected(400, "malformed_json", str(exc)) from None
     if not isinstance(event, dict):
         raise WebhookRejected(400, "malformed_event", "Event must be an object.")
     event_id, event_type = event.get("id"), event.get("type")
@@ -80,6 +103,8 @@ def parse_event(body: bytes) -> dict:
         raise WebhookRejected(400, "malformed_event", "Event type is missing.")
     if not isinstance(created, int) or isinstance(created, bool):
         raise WebhookRejected(400, "malformed_event", "Event time is missing.")
+    if not 0 <= created <= _LATEST_EVENT_TIME:
+        raise WebhookRejected(400, "malformed_event", "Event time is out of range.")
     if not isinstance(data, dict):
         raise WebhookRejected(400, "malformed_event", "Event data is missing.")
     return event
@@ -93,10 +118,6 @@ def _stored_payload(event: dict) -> dict:
 
 def handle_event(event: dict) -> str:
     """Apply one verified event exactly once; returns the outcome recorded."""
-    from provisioning import services as provisioning_services
-    from provisioning.models import ProvisioningRequest, Trigger
-
-    from . import services as token_services
     from .token_service import Decision
 
     created_at = datetime.fromtimestamp(event["created"], tz=dt_timezone.utc)
@@ -111,28 +132,49 @@ def handle_event(event: dict) -> str:
             raise WebhookRejected(400, "malformed_event", "Decision is not valid.") from None
     object_ref = str(data.get("request_id") or data.get("token_ref") or "")[:64]
     try:
-        with transaction.atomic():
-            record = WebhookEvent.objects.create(
-                event_id=event["id"], event_type=event["type"], object_ref=object_ref,
-                event_created_at=created_at, payload=_stored_payload(event),
-                outcome=WebhookEvent.Outcome.IGNORED,
-            )
-    except IntegrityError:
-        logger.info("webhook event replayed; ignored", extra={"event_id": event["id"]})
-        return "duplicate"
+        return _record_and_apply(event, decision, object_ref, created_at)
+    except Exception as exc:
+        raise EventNotApplied(event["id"]) from exc
 
-    outcome = WebhookEvent.Outcome.IGNORED
-    if decision is not None:
+
+def _record_and_apply(event: dict, decision, object_ref: str, created_at) -> str:
+    """Record the event id and apply its effect in one transaction.
+
+    Recorded first and committed alone, an effect that then failed left the id behind:
+    the token service's retry was a "duplicate" and the event was lost. Together, a failed
+    effect takes its record with it, and a concurrent copy of the same event waits on the
+    unique index, then finds the committed row and stops there.
+    """
+    from provisioning import services as provisioning_services
+    from provisioning.models import ProvisioningRequest, Trigger
+
+    from . import services as token_services
+
+    data = event["data"]
+    with transaction.atomic():
         try:
-            moved = provisioning_services.apply_decision(
-                data.get("request_id"), decision, by=Trigger.WEBHOOK)
-            outcome = WebhookEvent.Outcome.APPLIED if moved else WebhookEvent.Outcome.IGNORED
-        except (ProvisioningRequest.DoesNotExist, DjangoValidationError):
-            # Acknowledged and kept for reconciliation; the sender must not retry forever.
-            outcome = WebhookEvent.Outcome.UNKNOWN_OBJECT
-    elif event["type"].startswith("token."):
-        outcome = token_services.apply_lifecycle_event(event, created_at)
-    WebhookEvent.objects.filter(pk=record.pk).update(outcome=outcome)
+            with transaction.atomic():  # a savepoint, so a duplicate leaves the outer block clean
+                record = WebhookEvent.objects.create(
+                    event_id=event["id"], event_type=event["type"], object_ref=object_ref,
+                    event_created_at=created_at, payload=_stored_payload(event),
+                    outcome=WebhookEvent.Outcome.IGNORED,
+                )
+        except IntegrityError:
+            logger.info("webhook event replayed; ignored", extra={"event_id": event["id"]})
+            return "duplicate"
+
+        outcome = WebhookEvent.Outcome.IGNORED
+        if decision is not None:
+            try:
+                moved = provisioning_services.apply_decision(
+                    data.get("request_id"), decision, by=Trigger.WEBHOOK)
+                outcome = WebhookEvent.Outcome.APPLIED if moved else WebhookEvent.Outcome.IGNORED
+            except (ProvisioningRequest.DoesNotExist, DjangoValidationError):
+                # Acknowledged and kept for reconciliation; the sender must not retry forever.
+                outcome = WebhookEvent.Outcome.UNKNOWN_OBJECT
+        elif event["type"].startswith("token."):
+            outcome = token_services.apply_lifecycle_event(event, created_at)
+        WebhookEvent.objects.filter(pk=record.pk).update(outcome=outcome)
     return outcome
 
 
@@ -140,7 +182,7 @@ def handle_event(event: dict) -> str:
 @require_POST
 def token_service_webhook(request: HttpRequest) -> JsonResponse:
     declared = request.META.get("CONTENT_LENGTH") or "0"
-    if not declared.isdigit():
+    if not _CONTENT_LENGTH.fullmatch(declared):
         return JsonResponse(error_body("bad_request", "Content-Length is not a number."),
                             status=400)
     if int(declared) > settings.WEBHOOK_MAX_BYTES:
@@ -153,4 +195,15 @@ def token_service_webhook(request: HttpRequest) -> JsonResponse:
     except WebhookRejected as exc:
         logger.warning("webhook rejected", extra={"code": exc.code})
         return JsonResponse(error_body(exc.code, exc.message), status=exc.status)
+    except EventNotApplied as exc:
+        # Nothing of the event was kept (its record and effect rolled back together), so
+        # the token service must deliver it again. Logged with the cause's traceback
+        # (Sentry has it); the sender sees a coded 503.
+        logger.error("webhook event not applied; the token service will retry",
+                     exc_info=exc.__cause__, extra={"event_id": exc.event_id})
+        response = JsonResponse(error_body("event_not_applied",
+                                           "The event could not be applied; deliver it again."),
+                                status=503)
+        response["Retry-After"] = str(EVENT_RETRY_AFTER_SECONDS)
+        return response
     return JsonResponse({"received": True, "outcome": outcome})

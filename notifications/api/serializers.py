@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from config.validators import refuse_card_number
 from notifications.models import Channel, Device, Locale, Platform
 
 
@@ -16,9 +17,12 @@ class _NoUnknownFields(serializers.Serializer):
 
 
 class RegisterDeviceSerializer(_NoUnknownFields):
-    device_id = serializers.RegexField(max_length=128, regex=r"^[A-Za-z0-9_.:-]+$")
+    device_id = serializers.RegexField(max_length=128, regex=r"^[A-Za-z0-9_.:-]+$",
+                                       validators=[refuse_card_number])
     # FCM and APNs tokens are printable ASCII; the gateway decides whether one is alive.
-    push_token = serializers.RegexField(max_length=512, regex=r"^[\x21-\x7e]+$")
+    # Stored, so never a card number (the hex digits of an APNs token are not one).
+    push_token = serializers.RegexField(max_length=512, regex=r"^[\x21-\x7e]+$",
+                                        validators=[refuse_card_number])
     platform = serializers.ChoiceField(choices=Platform.choices)
 
 

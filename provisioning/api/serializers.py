@@ -8,11 +8,14 @@ import logging
 
 from rest_framework import serializers
 
+from config.validators import refuse_card_number
 from provisioning.models import ProvisioningRequest, State, Wallet
 
 logger = logging.getLogger(__name__)
 
-_ID_FIELD = {"max_length": 64, "regex": r"^[A-Za-z0-9_.:-]+$"}
+# Every free-form string the app sends is stored: none may hold a card number.
+_ID_FIELD = {"max_length": 64, "regex": r"^[A-Za-z0-9_.:-]+$",
+             "validators": [refuse_card_number]}
 
 
 def _base64(value: str, field: str, max_bytes: int) -> str:
@@ -26,17 +29,20 @@ def _base64(value: str, field: str, max_bytes: int) -> str:
 
 
 class DeviceSerializer(serializers.Serializer):
-    id = serializers.RegexField(max_length=128, regex=r"^[A-Za-z0-9_.:-]+$")
+    id = serializers.RegexField(max_length=128, regex=r"^[A-Za-z0-9_.:-]+$",
+                                validators=[refuse_card_number])
     type = serializers.ChoiceField(choices=["phone", "watch", "tablet", "wearable"])
-    os = serializers.RegexField(max_length=32, regex=r"^[A-Za-z0-9_. -]+$")
+    os = serializers.RegexField(max_length=32, regex=r"^[A-Za-z0-9_. -]+$",
+                                validators=[refuse_card_number])
 
 
 class AppleDataSerializer(serializers.Serializer):
     certificates = serializers.ListField(
-        child=serializers.CharField(max_length=8192), min_length=1, max_length=4
+        child=serializers.CharField(max_length=8192, validators=[refuse_card_number]),
+        min_length=1, max_length=4
     )
-    nonce = serializers.CharField(max_length=64)
-    nonce_signature = serializers.CharField(max_length=1024)
+    nonce = serializers.CharField(max_length=64, validators=[refuse_card_number])
+    nonce_signature = serializers.CharField(max_length=1024, validators=[refuse_card_number])
 
     def validate_certificates(self, value):
         return [_base64(item, "certificates[]", 6144) for item in value]
@@ -53,7 +59,8 @@ class CreateProvisioningRequestSerializer(serializers.Serializer):
     wallet = serializers.ChoiceField(choices=Wallet.choices)
     device = DeviceSerializer()
     wallet_account_id = serializers.RegexField(max_length=128, regex=r"^[A-Za-z0-9_.@:-]+$",
-                                               required=False, allow_blank=True)
+                                               required=False, allow_blank=True,
+                                               validators=[refuse_card_number])
     apple = AppleDataSerializer(required=False, allow_null=True)
 
     def validate(self, attrs):

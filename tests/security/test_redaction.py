@@ -54,22 +54,26 @@ def formatted(draw, digits: str) -> str:
     return "".join(out)
 
 
+# What the filter may take as joining two digit groups: spaces of every kind, dots,
+# slashes, underscores, pluses, dashes and their full-width forms; "%" stands for a URL
+# escape ("%20"). Clean text treats all of them as joiners, at any length.
+JOINERS = frozenset(" -./_+%\t\u00a0\u202f\u2007\u2009\u3000\u2010\u2011\u2012\u2013\u2014\u2015"
+                    "\u2212\ufe58\ufe63\uff0b\uff0d\uff0e\uff0f\uff3f")
+
+
 def break_long_digit_runs(text: str) -> str:
-    """Insert a letter so that no run of digits (joined by single spaces or dashes) holds
-    more than 12 digits: such text has no PAN-length run at all."""
+    """Insert a letter so that no run of digits (of any script, joined by any of JOINERS)
+    holds more than 12 digits: such text has no PAN-length run at all."""
     out: list[str] = []
     count = 0
-    for index, char in enumerate(text):
-        if char in DIGITS:
+    for char in text:
+        if char.isdecimal():
             if count == 12:
                 out.append("x")
                 count = 0
             count += 1
-        elif char in " -":
-            joins = bool(out) and out[-1] in DIGITS and index + 1 < len(text) \
-                and text[index + 1] in DIGITS
-            if not joins:
-                count = 0
+        elif char in JOINERS or char.isspace() and char not in "\r\n":
+            pass  # joins the digits on either side
         else:
             count = 0
         out.append(char)
@@ -80,8 +84,10 @@ clean_text = st.text().map(break_long_digit_runs).filter(lambda t: not _KEYWORDS
 # Before a PAN: anything not ending in a digit, sometimes other numbers a separator away
 # ("qty 2 4111 ..."), which must not hide it.
 def _ends_clear_of_digits(text: str) -> bool:
-    """Not ending in a digit, nor in "<digit>." (which would make the PAN a fraction)."""
-    return not text or (text[-1] not in DIGITS and not re.search(r"[0-9]\.$", text))
+    """Not ending in a digit (of any script), nor in "<digit>." (which would make the PAN
+    a fraction), nor in a "%" or "%X" that would swallow its first digits as an escape."""
+    return not text or (not text[-1].isdecimal() and not re.search(r"\d\.$", text)
+                        and not re.search(r"%[0-9A-Fa-f]?$", text))
 
 
 before = st.one_of(
@@ -91,9 +97,9 @@ before = st.one_of(
     .map("".join),
 )
 after = st.one_of(
-    st.text().filter(lambda t: not t or t[0] not in DIGITS),
+    st.text().filter(lambda t: not t or not t[0].isdecimal()),
     st.tuples(st.sampled_from([" ", "-"]), st.text(DIGITS, min_size=1, max_size=6),
-              st.text().filter(lambda t: not t or t[0] not in DIGITS)).map("".join),
+              st.text().filter(lambda t: not t or not t[0].isdecimal())).map("".join),
 )
 
 
@@ -106,6 +112,94 @@ def test_any_luhn_valid_pan_embedded_in_any_text_is_masked(data, pan, prefix, su
     assert MASK_PAN in redacted
     assert shown not in redacted
     assert pan not in re.sub(r"[ -]", "", redacted)
+
+
+# Separators a careless writer (or a URL) puts between the printed groups of a card.
+SEPARATORS = [".", "/", "_", "+", "-", " ", "  ", "   ", "\u00a0", "\u202f", "\u2007", "\u3000",
+              "\t", " - ", " / ", "\uff0e", "\uff0f", "\uff3f", "\uff0d", "\u2013", "%20", "%2F",
+              "%C2%A0", "+%2B"]
+DIGIT_SCRIPTS = {"ascii": "0123456789", "full-width": "０１２３４５６７８９",
+                 "arabic-indic": "٠١٢٣٤٥٦٧٨٩", "devanagari": "०१२३४५६७८९"}
+
+
+def printed_groups(pan: str) -> list[str]:
+    """The PAN as card faces print it: 4-6-5 (15 digits), 4-6-4 (14), else fours."""
+    cuts = {15: [4, 6, 5], 14: [4, 6, 4]}.get(len(pan)) or \
+        [4] * (len(pan) // 4) + ([len(pan) % 4] if len(pan) % 4 else [])
+    groups, at = [], 0
+    for size in cuts:
+        groups.append(pan[at:at + size])
+        at += size
+    return groups
+
+
+@st.composite
+def split_and_mixed(draw, pan: str) -> str:
+    """pan in printed groups, each separator drawn on its own, each digit in any script."""
+    digits = "".join(DIGIT_SCRIPTS[draw(st.sampled_from(sorted(DIGIT_SCRIPTS)))][int(c)]
+                     for c in pan)
+    out, at = [], 0
+    for index, group in enumerate(printed_groups(pan)):
+        if index:
+            out.append(draw(st.sampled_from(SEPARATORS)))
+        out.append(digits[at:at + len(group)])
+        at += len(group)
+    return "".join(out)
+
+
+def _ascii_digits(text: str) -> str:
+    return "".join(str(int(c)) if c.isdecimal() else c for c in text)
+
+
+@hsettings(max_examples=400, deadline=None)
+@given(data=st.data(), pan=pans(), prefix=before, suffix=after)
+@example(data=None, pan="4111111111111111", prefix="card ", suffix="")
+def test_a_pan_split_by_any_separators_in_any_digits_is_masked(data, pan, prefix, suffix):
+    shown = data.draw(split_and_mixed(pan)) if data is not None else "4111.1111_1111\u00a01111"
+    redacted = redact_text(prefix + shown + suffix)
+    assert MASK_PAN in redacted
+    assert shown not in redacted
+    assert pan not in re.sub(r"\D", "", _ascii_digits(redacted))
+
+
+@pytest.mark.parametrize("shown", [
+    "4111.1111.1111.1111", "4111/1111/1111/1111", "4111_1111_1111_1111",
+    "4111\u00a01111\u00a01111\u00a01111", "4111  1111  1111  1111", "4111 - 1111 - 1111 - 1111",
+    "４１１１１１１１１１１１１１１１", "４１１１ １１１１ １１１１ １１１１", "٤١١١ ١١١١ ١١١١ ١١١١",
+    "41１１.1111_１１11/1111", "3782.822463.10005", "4111+1111+1111+1111", "4111%201111%201111%201111",
+])
+def test_a_pan_split_or_written_in_other_digits_is_masked(shown):
+    redacted = redact_text(f"card {shown} added")
+    assert redacted == f"card {MASK_PAN} added"
+
+
+@pytest.mark.parametrize("text", [
+    "request 7f3e0c1e-0b7a-4e59-9a43-1d2c3b4a5f60 moved",
+    "request 12345678-1234-4234-8234-123456789012 moved",  # a UUID of digits only
+    "task 00000000-0000-0000-0000-000000000000 ran",
+    "at 1733120000.123456 took 1234 ms", "at 2026-12-02T06:51:25.697123Z",
+    "2026-12-02 06:51:25,697 INFO", "2026/12/02 06:51:25.697", "02.12.2026 06:51",
+    "amount KES 1,500.00", "amount 150000 minor units", "total 12345.67 KES", "1 500 000,00",
+    "sms to +254700000100", "sms to +254 700 000 100", "call 0700 000 100", "+254-700-000-100",
+    "from 192.168.100.200:8000 to 10.0.0.1:5432", "version 5.2.19 of 2026.12.02",
+    "path /api/v1/provisioning-requests/7f3e0c1e-0b7a-4e59-9a43-1d2c3b4a5f60/verify",
+])
+def test_uuids_times_amounts_and_phone_numbers_stay_readable(text):
+    assert redact_text(text) == text
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(value=st.one_of(
+    st.uuids().map(str),
+    st.floats(min_value=1.5e9, max_value=2.1e9).map(lambda t: f"{t:.6f}"),
+    st.integers(min_value=700_000_000, max_value=799_999_999).map(lambda n: f"+254{n}"),
+    st.integers(min_value=700_000_000, max_value=799_999_999)
+    .map(lambda n: f"+254 {str(n)[:3]} {str(n)[3:6]} {str(n)[6:]}"),
+    st.integers(min_value=0, max_value=10**11).map(lambda n: f"KES {n / 100:,.2f}"),
+    st.datetimes().map(lambda d: d.isoformat(sep=" ")),
+))
+def test_generated_uuids_times_amounts_and_phone_numbers_stay_readable(value):
+    assert redact_text(f"x {value} y") == f"x {value} y"
 
 
 @hsettings(max_examples=400, deadline=None)
