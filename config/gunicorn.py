@@ -15,6 +15,10 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 accesslog = "-"
 # The access and error logs through the redaction filter (a URL can carry a card number).
 logger_class = "config.gunicorn_logging.RedactingLogger"
+# gunicorn 25+ opens a control socket at one path per user ($XDG_RUNTIME_DIR or
+# ~/.gunicorn/gunicorn.ctl): two servers on one machine (a demo and a test run) would
+# fight over it, and nothing here manages gunicorn through it.
+control_socket_disable = True
 
 
 def on_starting(server):

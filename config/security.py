@@ -56,15 +56,12 @@ class RequestBodyLimitMiddleware:
         # which import this module.
         from config.errors import error_body
 
-        declared = request.META.get("CONTENT_LENGTH") or "0"
-        try:
-            length = int(declared)
-        except ValueError:
+        declared = (request.META.get("CONTENT_LENGTH") or "0").strip()
+        # ASCII digits only: int() also takes "٣" or "３", which no HTTP peer means.
+        if not (declared.isascii() and declared.isdigit()):
             return JsonResponse(error_body("bad_request", "Content-Length is not a number."),
                                 status=400)
-        if length < 0:
-            return JsonResponse(error_body("bad_request", "Content-Length is negative."),
-                                status=400)
+        length = int(declared)
         if length > settings.REQUEST_MAX_BYTES:
             logger.warning("request body over the limit refused",
                            extra={"content_length": length, "path": request.path})

@@ -258,3 +258,13 @@ def test_a_malformed_content_length_is_a_coded_400(api_client):
                                   CONTENT_LENGTH="abc")
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "bad_request"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("declared", ["٣٠", "３０", "-1", "1e3", " 12x"])
+def test_a_content_length_that_is_not_ascii_digits_is_a_coded_400(api_client, declared):
+    response = api_client.generic("POST", LIST_URL, "{}", content_type="application/json",
+                                  CONTENT_LENGTH=declared)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "bad_request"
+    assert not ProvisioningRequest.objects.exists()
