@@ -9,6 +9,8 @@ from django import forms
 from django.contrib import admin
 from django.utils import timezone
 
+from provisioning.admin_views import ServiceModelAdmin
+
 from . import services
 from .models import DecisionRule, DecisionRuleVersion, RuleResult
 
@@ -40,7 +42,7 @@ class DecisionRuleVersionInline(admin.TabularInline):
 
 
 @admin.register(DecisionRule)
-class DecisionRuleAdmin(admin.ModelAdmin):
+class DecisionRuleAdmin(ServiceModelAdmin):
     form = DecisionRuleForm
     list_display = ["key", "kind", "mode", "enabled", "version", "fired_24h", "updated_by",
                     "updated_at"]
@@ -71,7 +73,7 @@ class DecisionRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(RuleResult)
-class RuleResultAdmin(admin.ModelAdmin):
+class RuleResultAdmin(ServiceModelAdmin):
     list_display = ["request", "rule_key", "rule_version", "mode", "outcome", "reason_code",
                     "created_at"]
     list_filter = ["outcome", "mode", "rule_key"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 
 from config.errors import ApplicationError
+from provisioning.admin_views import ServiceModelAdmin
 
 from . import services
 from .models import CustomerProfile, Device, Notification, Status
@@ -22,7 +23,7 @@ def _mask(value: str, keep: int = 3) -> str:
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(ServiceModelAdmin):
     list_display = ["created_at", "customer_id", "template_key", "channel", "status",
                     "attempts", "last_error", "fallback_reason", "sent_at"]
     list_filter = ["status", "channel", "template_key", "locale", "last_error"]
@@ -83,7 +84,7 @@ class NotificationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Device)
-class DeviceAdmin(admin.ModelAdmin):
+class DeviceAdmin(ServiceModelAdmin):
     list_display = ["customer_id", "device_id", "platform", "masked_push_token", "updated_at"]
     list_filter = ["platform"]
     search_fields = ["=customer_id", "=device_id"]
@@ -104,7 +105,7 @@ class DeviceAdmin(admin.ModelAdmin):
 
 
 @admin.register(CustomerProfile)
-class CustomerProfileAdmin(admin.ModelAdmin):
+class CustomerProfileAdmin(ServiceModelAdmin):
     list_display = ["customer_id", "locale", "preferred_channel", "masked_msisdn", "updated_at"]
     list_filter = ["locale", "preferred_channel"]
     search_fields = ["=customer_id"]

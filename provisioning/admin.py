@@ -27,6 +27,7 @@ from django.utils.timesince import timesince
 
 from config.errors import ApplicationError
 
+from .admin_views import ServiceModelAdmin
 from .diagram import DEFAULT_COLOUR, STATE_COLOURS
 from .models import MOVING_STATES, ProvisioningRequest, State, TransitionLog, Trigger
 
@@ -113,7 +114,7 @@ class StuckFilter(admin.SimpleListFilter):
         return queryset
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ServiceModelAdmin):
     """Looking only: rows change through services, never through admin forms."""
 
     def has_add_permission(self, request, obj=None):
