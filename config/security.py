@@ -85,9 +85,10 @@ class AdminLoginRateLimitBackend(AxesStandaloneBackend):
     """django-axes' lockout check, first in AUTHENTICATION_BACKENDS.
 
     Every login over HTTP (the admin form) passes the request and is counted and locked
-    out by username and client address, and by username alone (PerParameterLimitHandler). A call without a request is not an HTTP login
-    (the test client's `login()`, a shell); axes would raise on it, so it is left to the
-    next backend, which is exactly what would happen without axes.
+    out by username and client address, and by username alone (PerParameterLimitHandler).
+    A call without a request is not an HTTP login (the test client's `login()`, a shell);
+    axes would raise on it, so it is left to the next backend, which is exactly what would
+    happen without axes.
     """
 
     def authenticate(self, request, username=None, password=None, **kwargs):
@@ -132,7 +133,8 @@ SERVICE_APPS = ("provisioning", "tokens", "notifications", "decisioning")
 # Audit records are evidence: nobody changes them in admin, operations included.
 READ_ONLY_MODELS = {("provisioning", "transitionlog"), ("tokens", "webhookevent"),
                     ("provisioning", "idempotencykey"), ("decisioning", "ruleresult"),
-                    ("decisioning", "decisionruleversion")}
+                    ("decisioning", "decisionruleversion"), ("decisioning", "rulechange"),
+                    ("notifications", "customerprofilechange")}
 OPERATIONS_ACTIONS = (
     ("provisioning", "retry_provisioningrequest"),
     ("provisioning", "cancel_provisioningrequest"),
@@ -140,6 +142,7 @@ OPERATIONS_ACTIONS = (
     ("tokens", "act_on_token"),
     ("notifications", "resend_notification"),
     ("decisioning", "edit_decisionrule"),
+    ("decisioning", "approve_rulechange"),
 )
 SUPPORT_GROUP = "support"
 OPERATIONS_GROUP = "operations"

@@ -43,6 +43,19 @@ class ServiceModelAdmin(admin.ModelAdmin):
                 and super().lookup_allowed(lookup, value, request))
 
 
+class ReadOnlyAdmin(ServiceModelAdmin):
+    """Looking only: rows change through services, never through admin forms."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 def offered_lookups(model_admin: admin.ModelAdmin, request) -> set[str]:
     """The query parameters this admin's own list filters and date hierarchy read.
 
