@@ -89,20 +89,28 @@ class ServiceAdminSite(admin.AdminSite):
     index_template = "admin/service_index.html"
 
     def check(self, app_configs):
-        """Every admin of a service app must derive from ServiceModelAdmin, so none can be
-        added that lets a URL filter by a field the page masks."""
+        """Every admin of a service app derives from ServiceModelAdmin and searches by
+        exact match only, so none can be added that lets a URL, or a `contains` search,
+        guess a value the page masks."""
         from config.security import SERVICE_APPS
 
         errors = super().check(app_configs)
         for model, model_admin in self._registry.items():
-            if (model._meta.app_label in SERVICE_APPS
-                    and not isinstance(model_admin, ServiceModelAdmin)):
+            if model._meta.app_label not in SERVICE_APPS:
+                continue
+            name = f"{type(model_admin).__qualname__} for {model._meta.label}"
+            if not isinstance(model_admin, ServiceModelAdmin):
                 errors.append(checks.Error(
-                    f"{type(model_admin).__qualname__} for {model._meta.label} does not derive "
-                    "from provisioning.admin_views.ServiceModelAdmin.",
+                    f"{name} does not derive from provisioning.admin_views.ServiceModelAdmin.",
                     hint="Derive it from ServiceModelAdmin (or ReadOnlyAdmin), which refuses "
                          "URL lookups the page does not offer.",
                     obj=type(model_admin), id="provisioning.E001"))
+            loose = [field for field in model_admin.search_fields if not field.startswith("=")]
+            if loose:
+                errors.append(checks.Error(
+                    f"{name} searches {', '.join(loose)} by more than an exact match.",
+                    hint="Prefix each search field with '=' (exact).",
+                    obj=type(model_admin), id="provisioning.E002"))
         return errors
 
     def get_urls(self):

@@ -135,10 +135,15 @@ def test_every_service_admin_searches_by_exact_match_only():
     assert loose == []
 
 
-def test_the_admin_site_check_flags_a_service_admin_without_the_base():
-    from provisioning.admin_views import ServiceAdminSite
+def test_the_admin_site_check_flags_a_service_admin_without_the_base_or_with_loose_search():
+    from provisioning.admin_views import ServiceAdminSite, ServiceModelAdmin
+
+    class LooseSearch(ServiceModelAdmin):
+        search_fields = ["=customer_id", "push_token"]
 
     site = ServiceAdminSite(name="probe")
     site.register(Device, admin.ModelAdmin)
-    errors = site.check(None)
-    assert [error.id for error in errors] == ["provisioning.E001"]
+    site.register(CustomerProfile, LooseSearch)
+    assert sorted(error.id for error in site.check(None)) == [
+        "provisioning.E001", "provisioning.E002"]
+    assert admin.site.check(None) == []
