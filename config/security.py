@@ -10,7 +10,10 @@ from __future__ import annotations
 import logging
 
 from axes.backends import AxesStandaloneBackend
+from axes.handlers.database import AxesDatabaseHandler
+from axes.helpers import get_failure_limit
 from django.conf import settings
+from django.db.models import Sum
 from django.http import HttpRequest, JsonResponse
 
 logger = logging.getLogger(__name__)
@@ -79,9 +82,10 @@ class AdminLoginRateLimitBackend(AxesStandaloneBackend):
     """django-axes' lockout check, first in AUTHENTICATION_BACKENDS.
 
     Every login over HTTP (the admin form) passes the request and is counted and locked
-    out by username and client address. A call without a request is not an HTTP login
-    (the test client's `login()`, a shell); axes would raise on it, so it is left to the
-    next backend, which is exactly what would happen without axes.
+    out by username and client address, and by username alone (PerParameterLimitHandler).
+    A call without a request is not an HTTP login (the test client's `login()`, a shell);
+    axes would raise on it, so it is left to the next backend, which is exactly what would
+    happen without axes.
     """
 
     def authenticate(self, request, username=None, password=None, **kwargs):
@@ -90,13 +94,44 @@ class AdminLoginRateLimitBackend(AxesStandaloneBackend):
         return super().authenticate(request, username=username, password=password, **kwargs)
 
 
+class PerParameterLimitHandler(AxesDatabaseHandler):
+    """axes' database handler with a failure limit of its own for each lockout parameter
+    set (settings.ADMIN_LOGIN_LOCKOUT_LIMITS, in AXES_LOCKOUT_PARAMETERS' order).
+
+    django-axes 8 counts failures separately for each set in AXES_LOCKOUT_PARAMETERS, but
+    `get_failures()` returns the largest count and both places that decide a lockout
+    (`is_locked()` before a login, `user_login_failed()` after a failure) compare that one
+    number with the one AXES_FAILURE_LIMIT. With the sets (username, address) and
+    (username) the username's count is always the largest, so a single limit would make
+    the per-address limit meaningless. AXES_FAILURE_LIMIT can be a callable, but it is
+    asked for one number too and is not told which set it is for.
+
+    So this handler reports how far the set nearest its own limit is from that limit,
+    shifted onto AXES_FAILURE_LIMIT:
+
+        get_failures() = AXES_FAILURE_LIMIT + max over sets of (failures - own limit)
+
+    which reaches AXES_FAILURE_LIMIT exactly when some set reaches its own limit. Nothing
+    else changes: axes still records every attempt, cools off, resets on success, answers
+    429, and its management commands (axes_reset_username, ...) unlock as documented.
+    """
+
+    def get_failures(self, request, credentials=None) -> int:
+        limits = [limit for _parameters, limit in settings.ADMIN_LOGIN_LOCKOUT_LIMITS]
+        counts = [attempts.aggregate(n=Sum("failures_since_start"))["n"] or 0
+                  for attempts in self.get_user_attempts(request, credentials)]
+        headroom = max(count - limit for count, limit in zip(counts, limits, strict=True))
+        return max(0, get_failure_limit(request, credentials) + headroom)
+
+
 # --- admin groups -----------------------------------------------------------------------
 
 SERVICE_APPS = ("provisioning", "tokens", "notifications", "decisioning")
 # Audit records are evidence: nobody changes them in admin, operations included.
 READ_ONLY_MODELS = {("provisioning", "transitionlog"), ("tokens", "webhookevent"),
                     ("provisioning", "idempotencykey"), ("decisioning", "ruleresult"),
-                    ("decisioning", "decisionruleversion")}
+                    ("decisioning", "decisionruleversion"), ("decisioning", "rulechange"),
+                    ("notifications", "customerprofilechange")}
 OPERATIONS_ACTIONS = (
     ("provisioning", "retry_provisioningrequest"),
     ("provisioning", "cancel_provisioningrequest"),
@@ -104,6 +139,7 @@ OPERATIONS_ACTIONS = (
     ("tokens", "act_on_token"),
     ("notifications", "resend_notification"),
     ("decisioning", "edit_decisionrule"),
+    ("decisioning", "approve_rulechange"),
 )
 SUPPORT_GROUP = "support"
 OPERATIONS_GROUP = "operations"

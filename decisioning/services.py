@@ -1,4 +1,5 @@
-"""Evaluate the issuer's rule set for one push, record every rule's result, and combine.
+"""Evaluate the issuer's rule set for one push, record every rule's result, and combine;
+and edit the rules, with four eyes on any edit that weakens one.
 
 Evaluation happens outside any transaction (the SIM-swap rule calls the telco); the
 results are written by `record()` inside the transaction that moves the request out of
@@ -13,9 +14,22 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 from prometheus_client import Counter
+from rest_framework import status
 
-from .models import DecisionRule, DecisionRuleVersion, Mode, Outcome, RuleResult, most_restrictive
+from config.errors import ApplicationError, StateConflict
+
+from .models import (
+    ChangeStatus,
+    DecisionRule,
+    DecisionRuleVersion,
+    Mode,
+    Outcome,
+    RuleChange,
+    RuleResult,
+    most_restrictive,
+)
 from .rules import KINDS, Facts, Verdict
+from .weakening import SNAPSHOT_FIELDS, snapshot, weakening_reasons
 
 logger = logging.getLogger(__name__)
 
@@ -87,19 +101,136 @@ def _tier(value) -> int | None:
     return None
 
 
-def save_rule(rule: DecisionRule, *, user) -> DecisionRule:
-    """Save an edited rule as a new version, recording who changed it and when."""
+# --- editing rules: four eyes on a weakening edit -------------------------------------------
+
+APPROVE_PERMISSION = "decisioning.approve_rulechange"
+
+
+class ApprovalNotPermitted(ApplicationError):
+    code = "permission_denied"
+    status_code = status.HTTP_403_FORBIDDEN
+    message = "Only operations may approve or reject a rule change."
+
+
+class FourEyesRequired(ApplicationError):
+    code = "four_eyes_required"
+    status_code = status.HTTP_403_FORBIDDEN
+    message = "A change that weakens a rule must be approved by another operations user."
+
+
+class RuleChangeNotPending(StateConflict):
+    code = "rule_change_not_pending"
+    message = "This rule change has already been decided."
+
+
+class RuleChangeStale(StateConflict):
+    code = "rule_change_stale"
+    message = ("The rule has changed since this change was proposed; reject it and propose "
+               "it again against the current rule.")
+
+
+class RuleKeyTaken(StateConflict):
+    code = "rule_key_taken"
+    message = "Another rule has taken this change's key since it was proposed."
+
+
+def save_rule(rule: DecisionRule, *, user) -> RuleChange:
+    """Save a rule edited (or added) in admin, and record the edit with the whole rule
+    before and after it.
+
+    An edit that does not weaken the rule (decisioning.weakening) is applied at once as a
+    new version. One that weakens an enforced rule is only recorded, `pending`: the rule
+    stays as it is until another operations user approves it (approve_rule_change).
+    `rule` carries the edited values, unsaved.
+    """
+    username = _username(user)
+    after = snapshot(rule)
     with transaction.atomic():
-        if rule.pk:
-            current = DecisionRule.objects.select_for_update().get(pk=rule.pk)
-            rule.version = current.version + 1
-        rule.updated_by = getattr(user, "username", "") or ""
-        rule.save()
-        DecisionRuleVersion.objects.create(
-            rule=rule, version=rule.version, enabled=rule.enabled, mode=rule.mode,
-            params=rule.params, changed_by=rule.updated_by,
-        )
-    return rule
+        # Locked so that two edits of one rule get consecutive versions, and `before` is
+        # the version the edit replaces.
+        current = (DecisionRule.objects.select_for_update().get(pk=rule.pk)
+                   if rule.pk else None)
+        before = snapshot(current) if current is not None else {}
+        base_version = current.version if current is not None else 0
+        reasons = weakening_reasons(before, after)
+        if reasons:
+            change = RuleChange.objects.create(
+                rule=current, base_version=base_version, before=before, after=after,
+                weakening=reasons, status=ChangeStatus.PENDING, proposed_by=username)
+            logger.info("weakening rule change held for approval",
+                        extra={"rule": current.key, "change_id": change.pk,
+                               "actor": username, "weakening": reasons})
+            return change
+        version = _apply(rule, after, version=base_version + 1, changed_by=username)
+        return RuleChange.objects.create(
+            rule=rule, base_version=base_version, before=before, after=after,
+            status=ChangeStatus.APPLIED, proposed_by=username, decided_at=version.changed_at,
+            applied_version=version.version)
+
+
+def approve_rule_change(change_id: int, *, user) -> RuleChange:
+    """A second operations user approves a pending (weakening) change: it is applied as a
+    new version naming its proposer and its approver. Refused to the proposer, to anyone
+    without the permission, and when the rule moved on since the proposal."""
+    username = _username(user)
+    if not user.has_perm(APPROVE_PERMISSION):
+        raise ApprovalNotPermitted()
+    with transaction.atomic():
+        change = _pending(change_id)
+        if change.proposed_by == username:
+            raise FourEyesRequired(details={"proposed_by": change.proposed_by})
+        rule = DecisionRule.objects.select_for_update().get(pk=change.rule_id)
+        if rule.version != change.base_version:
+            raise RuleChangeStale(details={"proposed_against_version": change.base_version,
+                                           "current_version": rule.version})
+        if DecisionRule.objects.filter(key=change.after["key"]).exclude(pk=rule.pk).exists():
+            raise RuleKeyTaken(details={"key": change.after["key"]})
+        version = _apply(rule, change.after, version=rule.version + 1,
+                         changed_by=change.proposed_by, approved_by=username)
+        change.approve(by=username, version=version.version)
+        change.save()
+    logger.info("rule change approved", extra={"rule": rule.key, "change_id": change.pk,
+                                               "actor": username, "version": version.version})
+    return change
+
+
+def reject_rule_change(change_id: int, *, user) -> RuleChange:
+    """Refuse a pending change (its proposer may withdraw it too); the rule never changed."""
+    username = _username(user)
+    if not user.has_perm(APPROVE_PERMISSION):
+        raise ApprovalNotPermitted()
+    with transaction.atomic():
+        change = _pending(change_id)
+        change.reject(by=username)
+        change.save()
+    logger.info("rule change rejected", extra={"change_id": change.pk, "actor": username})
+    return change
+
+
+def _pending(change_id: int) -> RuleChange:
+    change = RuleChange.objects.select_for_update().get(pk=change_id)
+    if change.status != ChangeStatus.PENDING:
+        raise RuleChangeNotPending(details={"status": change.status})
+    return change
+
+
+def _apply(rule: DecisionRule, after: dict, *, version: int, changed_by: str,
+           approved_by: str = "") -> DecisionRuleVersion:
+    """Write the edited values as the rule's new version (inside the caller's transaction,
+    with the rule row locked)."""
+    for name in SNAPSHOT_FIELDS:
+        setattr(rule, name, after[name])
+    rule.version = version
+    rule.updated_by = changed_by
+    rule.save()
+    return DecisionRuleVersion.objects.create(
+        rule=rule, version=rule.version, enabled=rule.enabled, mode=rule.mode,
+        params=rule.params, changed_by=changed_by, approved_by=approved_by,
+    )
+
+
+def _username(user) -> str:
+    return getattr(user, "get_username", lambda: "")() or ""
 
 
 def firing_counts(since) -> dict[str, dict[str, int]]:

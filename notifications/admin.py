@@ -1,18 +1,27 @@
-"""Admin for the notification outbox, devices and customer preferences.
+"""Admin for the notification outbox, devices, customer preferences and their history.
 
 Support reads (masked numbers and push tokens, never a sealed secret); operations with
-`notifications.resend_notification` may resend a failed notification. The outbox is an
-audit trail too, so nobody adds, edits or deletes its rows here.
+`notifications.resend_notification` may resend a failed notification, and correct a
+customer's profile: every change of it is kept with before and after (the SMS number is
+where one-time codes go). The outbox and the history are audit trails too, so nobody
+adds, edits or deletes their rows here.
 """
 
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils.html import format_html
 
 from config.errors import ApplicationError
+from provisioning.admin_views import ReadOnlyAdmin, ServiceModelAdmin
 
 from . import services
-from .models import CustomerProfile, Device, Notification, Status
+from .models import CustomerProfile, CustomerProfileChange, Device, Notification, Status
+
+# Who may change a customer's profile sees their number (to correct it); anyone else only
+# looks, and sees it masked.
+SEES_NUMBERS = "notifications.change_customerprofile"
 
 
 def _mask(value: str, keep: int = 3) -> str:
@@ -22,7 +31,7 @@ def _mask(value: str, keep: int = 3) -> str:
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(ServiceModelAdmin):
     list_display = ["created_at", "customer_id", "template_key", "channel", "status",
                     "attempts", "last_error", "fallback_reason", "sent_at"]
     list_filter = ["status", "channel", "template_key", "locale", "last_error"]
@@ -83,7 +92,7 @@ class NotificationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Device)
-class DeviceAdmin(admin.ModelAdmin):
+class DeviceAdmin(ServiceModelAdmin):
     list_display = ["customer_id", "device_id", "platform", "masked_push_token", "updated_at"]
     list_filter = ["platform"]
     search_fields = ["=customer_id", "=device_id"]
@@ -104,7 +113,7 @@ class DeviceAdmin(admin.ModelAdmin):
 
 
 @admin.register(CustomerProfile)
-class CustomerProfileAdmin(admin.ModelAdmin):
+class CustomerProfileAdmin(ServiceModelAdmin):
     list_display = ["customer_id", "locale", "preferred_channel", "masked_msisdn", "updated_at"]
     list_filter = ["locale", "preferred_channel"]
     search_fields = ["=customer_id"]
@@ -113,15 +122,67 @@ class CustomerProfileAdmin(admin.ModelAdmin):
     def masked_msisdn(self, obj: CustomerProfile) -> str:
         return _mask(obj.msisdn)
 
+    @admin.display(description="history")
+    def history(self, obj: CustomerProfile) -> str:
+        if obj is None or obj.pk is None:
+            return "—"
+        url = reverse("admin:notifications_customerprofilechange_changelist")
+        return format_html('<a href="{}?q={}">every change of this profile</a>', url,
+                           obj.customer_id)
+
     def get_fields(self, request, obj=None):
         # Who may change a profile sees the number to correct it; who may only look
         # sees it masked.
         number = "msisdn" if self.has_change_permission(request, obj) else "masked_msisdn"
-        return ["customer_id", "locale", "preferred_channel", number, "created_at", "updated_at"]
+        return ["customer_id", "locale", "preferred_channel", number, "created_at", "updated_at",
+                "history"]
 
     def get_readonly_fields(self, request, obj=None):
-        fixed = ["created_at", "updated_at", "masked_msisdn"]
+        fixed = ["created_at", "updated_at", "masked_msisdn", "history"]
         return [*fixed, "customer_id"] if obj is not None else fixed
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def save_model(self, request, obj, form, change):
+        # Through the service, which records each changed field with before and after.
+        services.edit_customer_profile(obj, actor=request.user)
+
+
+@admin.register(CustomerProfileChange)
+class CustomerProfileChangeAdmin(ReadOnlyAdmin):
+    """Every change of every profile. The values of SMS-number rows are shown to who may
+    change profiles, masked for everyone else; no list filter or search reads them."""
+
+    list_filter = ["field", "source"]
+    search_fields = ["=customer_id", "=changed_by"]
+    search_help_text = "Customer id or who changed it (exact)."
+    date_hierarchy = "changed_at"
+    show_full_result_count = False
+
+    def get_list_display(self, request):
+        values = (["before", "after"] if request.user.has_perm(SEES_NUMBERS)
+                  else ["before_masked", "after_masked"])
+        return ["changed_at", "customer_id", "field", *values, "changed_by", "source"]
+
+    def get_fields(self, request, obj=None):
+        values = (["before", "after"] if request.user.has_perm(SEES_NUMBERS)
+                  else ["before_masked", "after_masked"])
+        return ["customer_id", "field", *values, "changed_by", "source", "changed_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.get_fields(request, obj)
+
+    @admin.display(description="before")
+    def before_masked(self, obj: CustomerProfileChange) -> str:
+        return self._masked(obj, obj.before)
+
+    @admin.display(description="after")
+    def after_masked(self, obj: CustomerProfileChange) -> str:
+        return self._masked(obj, obj.after)
+
+    @staticmethod
+    def _masked(obj: CustomerProfileChange, value: str) -> str:
+        if obj.field == CustomerProfileChange.Field.MSISDN:
+            return _mask(value)
+        return value or "—"

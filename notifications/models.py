@@ -191,3 +191,46 @@ class CustomerProfile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} ({self.locale}, {self.preferred_channel})"
+
+
+class ProfileChangeSource(models.TextChoices):
+    ADMIN = "admin"  # operations, in admin (changed_by: the admin user)
+    APP = "app"  # the customer, in the wallet app (changed_by: the customer id)
+
+
+class CustomerProfileChange(models.Model):
+    """One change of one field of a customer's profile (above all the SMS number, where
+    one-time codes go): the value before and after, who changed it, where and when.
+
+    Append-only: the database refuses updates and deletes too. Admin shows the numbers to
+    who may change profiles (operations) and masks them for everyone else.
+    """
+
+    class Field(models.TextChoices):
+        MSISDN = "msisdn", "SMS number"
+        LOCALE = "locale"
+        PREFERRED_CHANNEL = "preferred_channel"
+
+    customer_id = models.CharField(max_length=64)
+    field = models.CharField(max_length=32, choices=Field.choices)
+    before = models.CharField(max_length=64, blank=True, default="")
+    after = models.CharField(max_length=64, blank=True, default="")
+    changed_by = models.CharField(max_length=150)
+    source = models.CharField(max_length=8, choices=ProfileChangeSource.choices)
+    changed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        indexes = [models.Index(fields=["customer_id", "-changed_at"],
+                                name="profilechange_customer_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.field} by {self.changed_by}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise ValueError("CustomerProfileChange is append-only")
+        return super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("CustomerProfileChange is append-only")

@@ -27,6 +27,7 @@ from django.utils.timesince import timesince
 
 from config.errors import ApplicationError
 
+from .admin_views import ReadOnlyAdmin
 from .diagram import DEFAULT_COLOUR, STATE_COLOURS
 from .models import MOVING_STATES, ProvisioningRequest, State, TransitionLog, Trigger
 
@@ -111,19 +112,6 @@ class StuckFilter(admin.SimpleListFilter):
         if self.value() == "no":
             return queryset.exclude(stuck)
         return queryset
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Looking only: rows change through services, never through admin forms."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ProvisioningRequest)

@@ -1,5 +1,6 @@
-"""The admin site support and operations use, and its overview page: requests per state,
-stuck requests per state, outcomes in the last hour, and the state diagrams.
+"""The admin site support and operations use, the base every admin of the service derives
+from, and the overview page: requests per state, stuck requests per state, outcomes in the
+last hour, and the state diagrams.
 
 This module is named in INSTALLED_APPS (ServiceAdminConfig), so it is imported while
 Django loads its apps: models are imported inside the functions, never at the top.
@@ -12,11 +13,73 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
+from django.contrib.admin.filters import FieldListFilter
+from django.contrib.admin.utils import get_fields_from_path
+from django.core import checks
 from django.core.exceptions import PermissionDenied
+from django.db.models import Field
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 from django.utils.safestring import mark_safe
+
+
+class ServiceModelAdmin(admin.ModelAdmin):
+    """Base of every admin in the service apps: a list is filtered only by what its page
+    offers.
+
+    Django lets a changelist URL filter by any lookup on the model's own fields
+    (`?customer_msisdn__startswith=2547`), whether or not the page offers it, so a user
+    who may only look could read a masked phone number or push token by guessing it one
+    prefix at a time. Here a lookup is allowed only if one of the page's list filters or
+    its date hierarchy reads that very parameter; the search box (`q`) is the admin's
+    `search_fields`, exact matches only. Anything else is refused with Django's
+    DisallowedModelAdminLookup (a SuspiciousOperation: 400, logged by
+    `django.security.DisallowedModelAdminLookup`).
+    """
+
+    def lookup_allowed(self, lookup, value, request):
+        return (lookup in offered_lookups(self, request)
+                and super().lookup_allowed(lookup, value, request))
+
+
+class ReadOnlyAdmin(ServiceModelAdmin):
+    """Looking only: rows change through services, never through admin forms."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def offered_lookups(model_admin: admin.ModelAdmin, request) -> set[str]:
+    """The query parameters this admin's own list filters and date hierarchy read.
+
+    Each filter is built as the changelist builds it (with no parameters) and asked for
+    its `expected_parameters()`, so a filter class's own parameters (`state__exact`,
+    `created_at__gte`, a SimpleListFilter's `parameter_name`) are exactly what is allowed.
+    """
+    model = model_admin.model
+    offered: set[str] = set()
+    for item in model_admin.get_list_filter(request):
+        if callable(item):  # a ListFilter class (SimpleListFilter and the like)
+            spec = item(request, {}, model, model_admin)
+        else:
+            field, filter_class = (item if isinstance(item, (tuple, list))
+                                   else (item, FieldListFilter.create))
+            field_path = None
+            if not isinstance(field, Field):
+                field_path = field
+                field = get_fields_from_path(model, field_path)[-1]
+            spec = filter_class(field, request, {}, model, model_admin, field_path=field_path)
+        offered.update(spec.expected_parameters())
+    if model_admin.date_hierarchy:
+        offered.update(f"{model_admin.date_hierarchy}__{part}" for part in ("year", "month", "day"))
+    return offered
 
 
 class ServiceAdminSite(admin.AdminSite):
@@ -24,6 +87,31 @@ class ServiceAdminSite(admin.AdminSite):
     site_title = "Push provisioning admin"
     index_title = "Support and operations"
     index_template = "admin/service_index.html"
+
+    def check(self, app_configs):
+        """Every admin of a service app derives from ServiceModelAdmin and searches by
+        exact match only, so none can be added that lets a URL, or a `contains` search,
+        guess a value the page masks."""
+        from config.security import SERVICE_APPS
+
+        errors = super().check(app_configs)
+        for model, model_admin in self._registry.items():
+            if model._meta.app_label not in SERVICE_APPS:
+                continue
+            name = f"{type(model_admin).__qualname__} for {model._meta.label}"
+            if not isinstance(model_admin, ServiceModelAdmin):
+                errors.append(checks.Error(
+                    f"{name} does not derive from provisioning.admin_views.ServiceModelAdmin.",
+                    hint="Derive it from ServiceModelAdmin (or ReadOnlyAdmin), which refuses "
+                         "URL lookups the page does not offer.",
+                    obj=type(model_admin), id="provisioning.E001"))
+            loose = [field for field in model_admin.search_fields if not field.startswith("=")]
+            if loose:
+                errors.append(checks.Error(
+                    f"{name} searches {', '.join(loose)} by more than an exact match.",
+                    hint="Prefix each search field with '=' (exact).",
+                    obj=type(model_admin), id="provisioning.E002"))
+        return errors
 
     def get_urls(self):
         return [

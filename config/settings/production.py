@@ -85,6 +85,18 @@ if JWT_ALGORITHM not in {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512",  
 if any("PRIVATE KEY" in pem for pem in JWT_PUBLIC_KEYS.values()):  # noqa: F405
     raise ImproperlyConfigured("JWT_PUBLIC_KEYS must hold public keys only")
 
+# PCI DSS 8.3.4: an admin username is locked after at most 10 failed logins, for at least
+# 30 minutes; the per-address limit can only be tighter.
+if not 1 <= ADMIN_LOGIN_USERNAME_FAILURE_LIMIT <= 10:  # noqa: F405
+    raise ImproperlyConfigured("ADMIN_LOGIN_USERNAME_FAILURE_LIMIT must be 1 to 10 "
+                               "(PCI DSS 8.3.4: lock after at most 10 failures)")
+if not 1 <= ADMIN_LOGIN_FAILURE_LIMIT <= ADMIN_LOGIN_USERNAME_FAILURE_LIMIT:  # noqa: F405
+    raise ImproperlyConfigured("ADMIN_LOGIN_FAILURE_LIMIT must be 1 to "
+                               "ADMIN_LOGIN_USERNAME_FAILURE_LIMIT")
+if AXES_COOLOFF_TIME.total_seconds() < 30 * 60:  # noqa: F405
+    raise ImproperlyConfigured("ADMIN_LOGIN_COOLOFF_MINUTES must be at least 30 minutes "
+                               "(PCI DSS 8.3.4)")
+
 # No dev signing key: mint_token refuses to run.
 JWT_DEV_SIGNING_KEY = None
 JWT_DEV_SIGNING_KID = None

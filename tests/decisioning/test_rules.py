@@ -212,13 +212,13 @@ def test_saving_a_rule_makes_a_new_version_with_who_and_when():
     from django.contrib.auth import get_user_model
 
     user = get_user_model().objects.create_user("ops_amina", password="x" * 12)
-    rule = DecisionRule.objects.get(key="sim-swap")
-    rule.params = {**rule.params, "step_up_within_hours": 48}
+    rule = DecisionRule.objects.get(key="attempts-per-customer")
+    rule.params = {**rule.params, "max": 12}  # tighter: applies at once (no second person)
     decisioning.save_rule(rule, user=user)
-    assert DecisionRule.objects.get(key="sim-swap").version == 2
+    assert DecisionRule.objects.get(key="attempts-per-customer").version == 2
     latest = DecisionRuleVersion.objects.filter(rule=rule).order_by("-version").first()
     assert (latest.version, latest.changed_by) == (2, "ops_amina")
-    assert latest.params["step_up_within_hours"] == 48
+    assert latest.params["max"] == 12
 
 
 # --- through the services: rules + the token service's decision ------------------------
@@ -307,13 +307,15 @@ def test_support_sees_every_rule_result_with_its_inputs_on_the_request_page(clie
 def test_only_operations_may_edit_a_rule(client):
     from django.contrib.auth.models import Group, User
 
-    rule = DecisionRule.objects.get(key="sim-swap")
+    rule = DecisionRule.objects.get(key="attempts-per-customer")
     url = f"/admin/decisioning/decisionrule/{rule.pk}/change/"
     support = User.objects.create_user("support_x", password="x" * 14, is_staff=True)
     support.groups.add(Group.objects.get(name="support"))
     client.force_login(support)
-    form = {"key": "sim-swap", "kind": "sim_swap", "description": "", "enabled": "on",
-            "mode": "enforce", "params": '{"step_up_within_hours": 1}',
+    # A tighter limit: it applies at once (a weakening edit waits for a second person).
+    form = {"key": "attempts-per-customer", "kind": "attempts_per_customer",
+            "description": "", "enabled": "on", "mode": "enforce",
+            "params": '{"max": 10, "outcome": "red"}',
             # the read-only versions inline still posts its management form
             "versions-TOTAL_FORMS": "0", "versions-INITIAL_FORMS": "0"}
     client.post(url, form)
@@ -325,5 +327,5 @@ def test_only_operations_may_edit_a_rule(client):
     assert response.status_code == 302
     edited = DecisionRule.objects.get(pk=rule.pk)
     assert (edited.version, edited.updated_by, edited.params) == (
-        2, "ops_x", {"step_up_within_hours": 1})
+        2, "ops_x", {"max": 10, "outcome": "red"})
     assert DecisionRuleVersion.objects.filter(rule=rule, version=2, changed_by="ops_x").exists()

@@ -1,6 +1,6 @@
 """Support and operations in a real browser: support finds a customer's push by the card's
 last four, reads its history and is offered no action; operations retry a failed request
-and watch it leave `failed`."""
+and watch it leave `failed`; a second operations user approves a weakened rule."""
 
 from __future__ import annotations
 
@@ -99,3 +99,35 @@ def test_operations_retry_a_failed_push_and_watch_it_move(live_server, new_page,
     expect(page.locator("[data-transition=retry]")).to_have_count(0)
     screenshot(page, "operations-retried-request-moved")
     assert re.search(r"/change/$", page.url)
+
+
+def test_a_second_operations_user_approves_a_weakened_rule(live_server, new_page, screenshot):
+    from django.contrib.auth.models import Group, User
+
+    from decisioning import services as decisioning
+    from decisioning.models import DecisionRule
+
+    operations = Group.objects.get(name="operations")
+    for username in ("ops_amina", "ops_brian"):
+        User.objects.create_user(username, password=PASSWORD, is_staff=True).groups.add(operations)
+    rule = DecisionRule.objects.get(key="attempts-per-customer")
+    rule.params = {**rule.params, "max": 200}
+    decisioning.save_rule(rule, user=User.objects.get(username="ops_amina"))
+    page = new_page()
+
+    log_in(page, live_server.url, "ops_brian")
+    page.goto(f"{live_server.url}/admin/decisioning/rulechange/?status__exact=pending")
+    rows = page.locator("#result_list tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("params.max: 20 → 200")
+    expect(rows.first).to_contain_text("ops_amina")
+    screenshot(page, "operations-pending-rule-change")
+
+    rows.first.locator("input.action-select").check()
+    page.select_option("select[name=action]", "approve_changes")
+    page.click("button[name=index]")
+    expect(page.locator(".messagelist")).to_contain_text("1 change(s) approved and applied.")
+    approved = DecisionRule.objects.get(key="attempts-per-customer")
+    assert (approved.version, approved.params["max"]) == (2, 200)
+    assert approved.versions.get(version=2).approved_by == "ops_brian"
+    screenshot(page, "operations-approved-rule-change")

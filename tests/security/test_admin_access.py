@@ -1,7 +1,10 @@
 """Admin access: the `support` and `operations` groups the migration creates, and the
-login lockout after repeated failures (django-axes, by username and address)."""
+login lockout after repeated failures (django-axes): per username and address, and per
+username from any address (PCI DSS 8.3.4)."""
 
 from __future__ import annotations
+
+from io import StringIO
 
 import pytest
 from django.contrib.auth.models import Group, Permission, User
@@ -114,6 +117,47 @@ def test_the_lockout_is_per_username_and_address(client, operator, settings):
         _login(client, "wrong password", address="10.1.1.1")
     assert _login(client, PASSWORD, address="10.1.1.1").status_code == 429
     assert _login(client, PASSWORD, address="10.2.2.2").status_code == 302
+
+
+@pytest.mark.django_db
+def test_ten_failures_from_ten_addresses_lock_the_username_everywhere(client, operator, settings):
+    assert settings.ADMIN_LOGIN_USERNAME_FAILURE_LIMIT <= 10  # PCI DSS 8.3.4: at most 10
+    statuses = [_login(client, "wrong password", address=f"10.9.0.{n}").status_code
+                for n in range(1, settings.ADMIN_LOGIN_USERNAME_FAILURE_LIMIT + 1)]
+    # No single address reached its own limit; the last failure reached the username's.
+    assert statuses == [200] * (settings.ADMIN_LOGIN_USERNAME_FAILURE_LIMIT - 1) + [429]
+    refused = _login(client, PASSWORD, address="10.9.9.9")
+    assert refused.status_code == 429
+    assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.django_db
+def test_one_failure_short_of_the_username_limit_still_logs_in_elsewhere(client, operator,
+                                                                         settings):
+    for n in range(1, settings.ADMIN_LOGIN_USERNAME_FAILURE_LIMIT):
+        _login(client, "wrong password", address=f"10.9.0.{n}")
+    assert _login(client, PASSWORD, address="10.9.9.9").status_code == 302
+
+
+@pytest.mark.django_db
+def test_the_username_lockout_does_not_lock_other_operators(client, operator, settings):
+    User.objects.create_user("colleague", password=PASSWORD, is_staff=True)
+    for n in range(1, settings.ADMIN_LOGIN_USERNAME_FAILURE_LIMIT + 1):
+        _login(client, "wrong password", address=f"10.9.0.{n}")
+    response = client.post("/admin/login/?next=/admin/",
+                           {"username": "colleague", "password": PASSWORD}, REMOTE_ADDR="10.9.0.1")
+    assert response.status_code == 302
+
+
+@pytest.mark.django_db
+def test_the_documented_command_unlocks_a_locked_operator(client, operator, settings):
+    from django.core.management import call_command
+
+    for n in range(1, settings.ADMIN_LOGIN_USERNAME_FAILURE_LIMIT + 1):
+        _login(client, "wrong password", address=f"10.9.0.{n}")
+    assert _login(client, PASSWORD, address="10.9.9.9").status_code == 429
+    call_command("axes_reset_username", "operator", stdout=StringIO())
+    assert _login(client, PASSWORD, address="10.9.9.9").status_code == 302
 
 
 @pytest.mark.django_db

@@ -103,3 +103,16 @@ def test_production_refuses_weak_or_unsafe_values(production_env, name, value, c
     result = _manage({**production_env, name: value}, "check")
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr and complaint in result.stderr
+
+
+@pytest.mark.parametrize("name,value,complaint", [
+    ("ADMIN_LOGIN_USERNAME_FAILURE_LIMIT", "11", "at most 10"),
+    ("ADMIN_LOGIN_USERNAME_FAILURE_LIMIT", "0", "at most 10"),
+    ("ADMIN_LOGIN_FAILURE_LIMIT", "12", "ADMIN_LOGIN_FAILURE_LIMIT"),
+    ("ADMIN_LOGIN_COOLOFF_MINUTES", "5", "at least 30 minutes"),
+])
+def test_production_refuses_an_admin_lockout_weaker_than_pci_dss(production_env, name, value,
+                                                                 complaint):
+    result = _manage({**production_env, name: value}, "check")
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and complaint in result.stderr
