@@ -19,10 +19,12 @@ RUN /opt/venv/bin/pip install --require-hashes --only-binary=:all: -r /tmp/requi
 # --- runtime: the venv and the code, nothing else -------------------------------------
 FROM python:3.11-slim AS runtime
 
+# No DJANGO_SETTINGS_MODULE here: whoever runs the image names the settings
+# (config.settings.production in a deployment, config.settings.dev in the compose file),
+# and every entry point refuses to start without it (config/entrypoints.py).
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    DJANGO_SETTINGS_MODULE=config.settings.production \
     WEB_CONCURRENCY=2
 
 RUN groupadd --system --gid 10001 app \
