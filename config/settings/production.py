@@ -174,6 +174,14 @@ if any("PRIVATE KEY" in pem for pem in JWT_PUBLIC_KEYS.values()):  # noqa: F405
 for _kid, _pem in JWT_PUBLIC_KEYS.items():  # noqa: F405
     _public_key(f"JWT_PUBLIC_KEYS[{_kid}]", _pem)
 
+# Metrics and the API docs on the internal listener only (config/listeners.py, ADR 0005);
+# the public site's URLconf has neither, even if the listener middleware were removed.
+INTERNAL_PORT = env.int("INTERNAL_PORT", default=0)
+if not 0 < INTERNAL_PORT < 65536:
+    raise ImproperlyConfigured("INTERNAL_PORT must be set in production (the port of the "
+                               "internal listener for /metrics and the API docs)")
+ROOT_URLCONF = "config.urls_public"
+
 # No dev signing key: mint_token refuses to run.
 JWT_DEV_SIGNING_KEY = None
 JWT_DEV_SIGNING_KID = None
@@ -181,7 +189,9 @@ JWT_DEV_SIGNING_KID = None
 # Behind a TLS-terminating proxy; these make `manage.py check --deploy` clean.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+# Probes speak plain HTTP to the pod. The internal listener never redirects (its requests
+# do not reach SecurityMiddleware).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True

@@ -18,60 +18,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.live import _free_port
+from tests.security.conftest import OUTSIDE_URLS
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _public_pem() -> str:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.public_key().public_bytes(serialization.Encoding.PEM,
-                                         serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-
-
-def _b64(size: int = 32) -> str:
-    return base64.b64encode(secrets.token_bytes(size)).decode()
-
-
-@pytest.fixture(scope="module")
-def production_env() -> dict[str, str]:
-    """What a deployment sets: every required variable, with freshly generated keys."""
-    env = {name: value for name, value in os.environ.items()
-           if not name.startswith(("DJANGO_", "DATABASE_", "REDIS_", "CELERY_", "SENTRY_"))
-           and name != "DEV_KEYS_FILE"}
-    env.update({
-        "DJANGO_SETTINGS_MODULE": "config.settings.production",
-        "SECRET_KEY": secrets.token_urlsafe(64),
-        "DJANGO_ALLOWED_HOSTS": "push-provisioning.mpesa.example",
-        "CSRF_TRUSTED_ORIGINS": "https://push-provisioning.mpesa.example",
-        "DATABASE_URL": "postgres://pp:secret@db.internal:5432/push_provisioning",
-        "CELERY_BROKER_URL": "redis://redis.internal:6379/0",
-        "REDIS_URL": "redis://redis.internal:6379/1",
-        "ISSUER_API_KEY": "iss_" + secrets.token_hex(16),
-        "TELCO_API_KEY": "tel_" + secrets.token_hex(16),
-        "PUSH_PROJECT_ID": "mpesa-wallet-prod",
-        "GATEWAY_API_KEY": "gw_" + secrets.token_hex(16),
-        "TOKEN_SERVICE_MERCHANT_ID": "mpesa_wallet",
-        "TOKEN_SERVICE_KEY_ID": "key-" + secrets.token_hex(4),
-        "TOKEN_SERVICE_SHARED_SECRET": _b64(),
-        "TOKEN_SERVICE_JWE_PUBLIC_KEY": _public_pem(),
-        "TOKEN_SERVICE_WEBHOOK_SECRETS": "whsec_" + secrets.token_hex(24),
-        "JWT_PUBLIC_KEYS": json.dumps({"idp-2026-01": _public_pem()}),
-        "ENCRYPTION_KEYS": json.dumps({"k-2026-01": _b64(), "k-2025-07": _b64()}),
-        "ENCRYPTION_ACTIVE_KEY_ID": "k-2026-01",
-        "PAN_FINGERPRINT_KEY": _b64(),
-        "OTP_HASH_KEY": _b64(),
-        **OUTSIDE_URLS,
-    })
-    return env
-
-
-OUTSIDE_URLS = {
-    "ISSUER_BASE_URL": "https://issuer.mpesa.example/api",
-    "TOKEN_SERVICE_BASE_URL": "https://apitest.cybersource.example/tms",
-    "PUSH_GATEWAY_BASE_URL": "https://fcm.googleapis.example",
-    "SMS_GATEWAY_BASE_URL": "https://sms.safaricom.example",
-    "TELCO_BASE_URL": "https://telco.safaricom.example/sim-swap",
-}
 
 
 def _manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
@@ -97,7 +46,7 @@ def test_production_turns_on_hsts_secure_cookies_and_the_https_redirect(producti
 
 @pytest.mark.parametrize("name", ["SECRET_KEY", "DATABASE_URL", "ENCRYPTION_ACTIVE_KEY_ID",
                                   "PAN_FINGERPRINT_KEY", "TOKEN_SERVICE_WEBHOOK_SECRETS",
-                                  "JWT_PUBLIC_KEYS", "REDIS_URL"])
+                                  "JWT_PUBLIC_KEYS", "REDIS_URL", "INTERNAL_PORT"])
 def test_production_refuses_to_start_without_a_required_variable(production_env, name):
     env = {k: v for k, v in production_env.items() if k != name}
     result = _manage(env, "check")
