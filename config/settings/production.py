@@ -9,7 +9,7 @@ import binascii
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
@@ -90,6 +90,28 @@ def _public_key(name: str, pem: str):
     return key
 
 
+def _service_account(name: str, info) -> None:
+    """A Google service-account key file (the push gateway's OAuth2 identity): the fields
+    google-auth needs, a token_uri held to the rule of every outside URL, and an RSA key of
+    at least 2048 bits (Google issues 2048). Never echoes the key."""
+    if not isinstance(info, dict) or info.get("type") != "service_account":
+        raise ImproperlyConfigured(f"{name} must be a service_account key file (JSON object)")
+    for field in ("client_email", "private_key_id", "private_key", "token_uri"):
+        if not isinstance(info.get(field), str) or not info[field]:
+            raise ImproperlyConfigured(f"{name} lacks {field}")
+    parts = urlsplit(info["token_uri"])
+    if parts.scheme != "https" or not parts.hostname or parts.username or parts.password:
+        raise ImproperlyConfigured(f"{name} token_uri must be an https:// URL with a host")
+    try:
+        key = load_pem_private_key(info["private_key"].encode(), password=None)
+    except (ValueError, TypeError):
+        raise ImproperlyConfigured(f"{name} private_key must be an RSA private key (PEM)") \
+            from None
+    if not isinstance(key, rsa.RSAPrivateKey) or key.key_size < 2048:
+        raise ImproperlyConfigured(
+            f"{name} private_key must be an RSA private key of at least 2048 bits")
+
+
 SECRET_KEY = _required("SECRET_KEY")
 if len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure"):
     raise ImproperlyConfigured("SECRET_KEY must be at least 50 random characters")
@@ -131,6 +153,8 @@ if not TOKEN_SERVICE_WEBHOOK_SECRETS:  # noqa: F405
 for _index, _secret in enumerate(TOKEN_SERVICE_WEBHOOK_SECRETS):  # noqa: F405
     _hmac_secret(f"TOKEN_SERVICE_WEBHOOK_SECRETS[{_index}]", _secret)
 _public_key("TOKEN_SERVICE_JWE_PUBLIC_KEY", TOKEN_SERVICE_JWE_PUBLIC_KEY)  # noqa: F405
+_required("PUSH_SERVICE_ACCOUNT")
+_service_account("PUSH_SERVICE_ACCOUNT", PUSH_SERVICE_ACCOUNT)  # noqa: F405
 if not JWT_PUBLIC_KEYS:  # noqa: F405
     raise ImproperlyConfigured("JWT_PUBLIC_KEYS must be set in production")
 if ENCRYPTION_ACTIVE_KEY_ID not in ENCRYPTION_KEYS:  # noqa: F405

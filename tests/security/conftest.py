@@ -140,6 +140,18 @@ def _b64(size: int = 32) -> str:
     return base64.b64encode(secrets.token_bytes(size)).decode()
 
 
+def push_service_account(key_size: int = 2048, **overrides) -> dict:
+    """A Google service-account key file for the push gateway's project."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    return {"type": "service_account", "project_id": "mpesa-wallet-prod",
+            "private_key_id": secrets.token_hex(20), "private_key": pem,
+            "client_email": "push-sender@mpesa-wallet-prod.iam.gserviceaccount.com",
+            "client_id": "1" * 21, "token_uri": "https://oauth2.googleapis.com/token",
+            **overrides}
+
+
 @pytest.fixture(scope="module")
 def production_env() -> dict[str, str]:
     """What a deployment sets: every required variable, with freshly generated keys."""
@@ -169,6 +181,7 @@ def production_env() -> dict[str, str]:
         "PAN_FINGERPRINT_KEY": _b64(),
         "OTP_HASH_KEY": _b64(),
         "INTERNAL_PORT": "8001",
+        "PUSH_SERVICE_ACCOUNT": json.dumps(push_service_account()),
         **OUTSIDE_URLS,
     })
     return env

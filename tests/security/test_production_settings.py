@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.live import _free_port
-from tests.security.conftest import OUTSIDE_URLS
+from tests.security.conftest import OUTSIDE_URLS, push_service_account
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,7 +46,8 @@ def test_production_turns_on_hsts_secure_cookies_and_the_https_redirect(producti
 
 @pytest.mark.parametrize("name", ["SECRET_KEY", "DATABASE_URL", "ENCRYPTION_ACTIVE_KEY_ID",
                                   "PAN_FINGERPRINT_KEY", "TOKEN_SERVICE_WEBHOOK_SECRETS",
-                                  "JWT_PUBLIC_KEYS", "REDIS_URL", "INTERNAL_PORT"])
+                                  "JWT_PUBLIC_KEYS", "REDIS_URL", "INTERNAL_PORT",
+                                  "PUSH_SERVICE_ACCOUNT"])
 def test_production_refuses_to_start_without_a_required_variable(production_env, name):
     env = {k: v for k, v in production_env.items() if k != name}
     result = _manage(env, "check")
@@ -173,3 +174,25 @@ def test_the_celery_app_refuses_to_start_without_a_settings_module(env_without_s
         env_without_settings_module)
     assert code != 0
     assert SETTINGS_MISSING in output
+
+
+@pytest.mark.parametrize("account,complaint", [
+    (push_service_account(token_uri="http://oauth2.googleapis.com/token"),
+     "PUSH_SERVICE_ACCOUNT token_uri must be an https:// URL"),
+    (push_service_account(key_size=1024),
+     "PUSH_SERVICE_ACCOUNT private_key must be an RSA private key of at least 2048 bits"),
+    (push_service_account(private_key="-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----"),
+     "PUSH_SERVICE_ACCOUNT private_key must be an RSA private key"),
+    (push_service_account(type="authorized_user"),
+     "PUSH_SERVICE_ACCOUNT must be a service_account key file"),
+    ({k: v for k, v in push_service_account().items() if k != "client_email"},
+     "PUSH_SERVICE_ACCOUNT lacks client_email"),
+    ("[]", "PUSH_SERVICE_ACCOUNT must be a service_account key file"),
+])
+def test_production_refuses_a_push_service_account_it_cannot_trust(production_env, account,
+                                                                    complaint):
+    value = account if isinstance(account, str) else json.dumps(account)
+    result = _manage({**production_env, "PUSH_SERVICE_ACCOUNT": value}, "check")
+    assert result.returncode != 0
+    assert complaint in result.stderr
+    assert "PRIVATE KEY" not in result.stderr  # the key itself is never echoed
