@@ -1,7 +1,9 @@
 """Production: every secret and every outside system must come from the environment.
 
-Nothing here falls back to an embedded or generated value; a missing variable stops
-the process at start with ImproperlyConfigured naming it.
+Nothing here falls back to an embedded or generated value; a missing variable, or an
+unsafe one (a base URL that is not https, a short or placeholder secret, a weak key),
+stops the process at start with ImproperlyConfigured naming it, never showing its value.
+docs/security.md ("Production fails closed") lists each rule and why.
 """
 
 import base64
