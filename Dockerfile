@@ -19,11 +19,17 @@ RUN /opt/venv/bin/pip install --require-hashes --only-binary=:all: -r /tmp/requi
 # --- runtime: the venv and the code, nothing else -------------------------------------
 FROM python:3.11-slim AS runtime
 
+# No DJANGO_SETTINGS_MODULE here: whoever runs the image names the settings
+# (config.settings.production in a deployment, config.settings.dev in the compose file),
+# and every entry point refuses to start without it (config/entrypoints.py).
+# Two listeners (ADR 0005): 8000 is the public site, the only port the load balancer or
+# the public Service may target; 8001 serves /metrics and the API docs to the cluster.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    DJANGO_SETTINGS_MODULE=config.settings.production \
-    WEB_CONCURRENCY=2
+    WEB_CONCURRENCY=2 \
+    GUNICORN_BIND=0.0.0.0:8000 \
+    INTERNAL_PORT=8001
 
 RUN groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid app --home-dir /app --no-create-home \
@@ -41,13 +47,14 @@ RUN python -m compileall -q /app \
     && chown -R app:app /app/var
 
 USER 10001:10001
-EXPOSE 8000
+EXPOSE 8000 8001
 
 # /healthz checks the process only, so a database outage does not restart every pod.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status == 200 else 1)"]
 
-# gunicorn reads WEB_CONCURRENCY for its worker count; /dev/shm keeps worker heartbeats
-# off a possibly slow overlay filesystem.
-CMD ["gunicorn", "config.wsgi:application", "--config", "python:config.gunicorn", "--bind", "0.0.0.0:8000", \
+# gunicorn reads WEB_CONCURRENCY for its worker count and GUNICORN_BIND / INTERNAL_PORT
+# for its listeners (no --bind here: it would replace them); /dev/shm keeps worker
+# heartbeats off a possibly slow overlay filesystem.
+CMD ["gunicorn", "config.wsgi:application", "--config", "python:config.gunicorn", \
      "--worker-tmp-dir", "/dev/shm", "--access-logfile", "-"]

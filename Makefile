@@ -10,6 +10,12 @@ PY          := $(VENV)/bin/python
 STACK       := $(PYTHON) scripts/stack.py
 PYTEST_ARGS ?=
 DEMO_ARGS   ?=
+# No entry point has a default settings module (config/entrypoints.py). The stack names
+# config.settings.dev itself (scripts/stack.py); the test targets name the test settings
+# here, so a DJANGO_SETTINGS_MODULE exported in the shell for manage.py never sends a
+# test run to the dev database and Redis.
+TEST_SETTINGS := config.settings.test
+PYTEST      := DJANGO_SETTINGS_MODULE=$(TEST_SETTINGS) $(PY) -m pytest
 export VENV
 
 .DEFAULT_GOAL := help
@@ -61,17 +67,17 @@ demo-chaos: $(VENV)/.installed ## demo with the worker killed (-9) at 3 s and re
 # Two runs: the whole suite on PostgreSQL and Redis, then the tests marked `embedded`
 # again on SQLite and the filesystem broker (the mode a laptop with only Python gets).
 test: $(VENV)/.installed ## all tests (needs PostgreSQL and Redis), then the embedded-mode run
-	$(PY) -m pytest $(PYTEST_ARGS)
-	TEST_STACK_MODE=embedded $(PY) -m pytest -m embedded $(PYTEST_ARGS)
+	$(PYTEST) $(PYTEST_ARGS)
+	TEST_STACK_MODE=embedded $(PYTEST) -m embedded $(PYTEST_ARGS)
 
 test-embedded: $(VENV)/.installed ## the tests marked embedded, on SQLite and the filesystem broker
-	TEST_STACK_MODE=embedded $(PY) -m pytest -m embedded $(PYTEST_ARGS)
+	TEST_STACK_MODE=embedded $(PYTEST) -m embedded $(PYTEST_ARGS)
 
 test-unit: $(VENV)/.installed ## tests not marked integration
-	$(PY) -m pytest -m "not integration" $(PYTEST_ARGS)
+	$(PYTEST) -m "not integration" $(PYTEST_ARGS)
 
 test-integration: $(VENV)/.installed ## tests marked integration (worker and sandbox)
-	$(PY) -m pytest -m integration $(PYTEST_ARGS)
+	$(PYTEST) -m integration $(PYTEST_ARGS)
 
 # The locks pin every package with hashes for Python 3.11, whatever python runs uv:
 # requirements.lock everything (development, tests, benchmarks, sandbox),

@@ -3,12 +3,14 @@
 Only the dev, test and sandbox settings read this file; production settings never
 do (they refuse to start without real keys from the environment). The file is
 created atomically with a hard link, so several processes starting at once
-(web, worker, sandbox) all end up reading the same keys.
+(web, worker, sandbox) all end up reading the same keys. A file written before an entry
+existed gains that entry once, under a lock, the first time it is read.
 """
 
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import secrets
@@ -40,9 +42,41 @@ def _b64_secret(size: int = 32) -> str:
     return base64.b64encode(secrets.token_bytes(size)).decode()
 
 
+# The push gateway's FCM project, and the sandbox's token endpoint (dev and test settings
+# aim token_uri at PUSH_GATEWAY_BASE_URL + "/token" whatever this file says).
+PUSH_PROJECT = "mpesa-wallet-dev"
+PUSH_TOKEN_URI = "http://127.0.0.1:8900/push/token"
+
+
+def _push_service_account() -> tuple[dict, str]:
+    """A Google service-account key file, as the Cloud console downloads it, and its
+    public key (the sandbox's token endpoint verifies assertions with it)."""
+    private_pem, public_pem = _rsa_pair()
+    email = f"push-sender@{PUSH_PROJECT}.iam.gserviceaccount.com"
+    account = {
+        "type": "service_account",
+        "project_id": PUSH_PROJECT,
+        "private_key_id": secrets.token_hex(20),
+        "private_key": private_pem,
+        "client_email": email,
+        "client_id": str(secrets.randbelow(10**21)).zfill(21),
+        "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+        "token_uri": PUSH_TOKEN_URI,
+        "auth_provider_x509_cert_url": "https://www.googleapis.com/oauth2/v1/certs",
+        "client_x509_cert_url": f"https://www.googleapis.com/robot/v1/metadata/x509/{email}",
+        "universe_domain": "googleapis.com",
+    }
+    return account, public_pem
+
+
+# Entries added after key files were first handed out: a file without them gains them.
+_ADDED_LATER = ("push_service_account", "push_service_account_public_pem")
+
+
 def generate() -> dict:
     jwt_private, jwt_public = _rsa_pair()
     jwe_private, jwe_public = _rsa_pair()
+    push_account, push_public = _push_service_account()
     return {
         "_comment": "DEVELOPMENT AND TEST KEYS ONLY. Never used by production settings.",
         "merchant_id": "mpesa_wallet_dev",
@@ -61,6 +95,8 @@ def generate() -> dict:
         "fingerprint_key": _b64_secret(),
         "otp_key": _b64_secret(),
         "secret_key": secrets.token_urlsafe(50),
+        "push_service_account": push_account,
+        "push_service_account_public_pem": push_public,
     }
 
 
@@ -80,5 +116,31 @@ def load(path: Path | str | None = None) -> dict:
                 pass
         finally:
             os.unlink(tmp)
+    keys = _read(path)
+    if any(name not in keys for name in _ADDED_LATER):
+        keys = _add_missing(path)
+    return keys
+
+
+def _read(path: Path) -> dict:
     with open(path) as fh:
         return json.load(fh)
+
+
+def _add_missing(path: Path) -> dict:
+    """Add the entries an older file lacks. Under an exclusive lock, and re-read inside it,
+    so processes upgrading at once all end up with the same new keys; the replace is atomic,
+    so a reader outside the lock sees the old file or the new one, never half of one."""
+    with open(path.with_name(path.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        keys = _read(path)
+        missing = {name: value for name, value in generate().items()
+                   if name in _ADDED_LATER and name not in keys}
+        if missing:
+            keys.update(missing)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".dev-keys-")
+            with os.fdopen(fd, "w") as fh:
+                json.dump(keys, fh, indent=2)
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, path)
+        return keys

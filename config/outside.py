@@ -71,6 +71,12 @@ def build_session() -> requests.Session:
 
 @lru_cache(maxsize=1)
 def _process_session(pid: int) -> requests.Session:
+    return hardened_session()
+
+
+def hardened_session() -> requests.Session:
+    """A session set up like the shared one, for a library that must own its session
+    (google-auth's transport closes the session it was given when it is collected)."""
     session = requests.Session()
     # Our own retries live in Celery with backoff; the transport must not retry behind
     # our back (a retried POST without our knowledge defeats the idempotency bookkeeping).

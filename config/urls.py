@@ -1,29 +1,12 @@
-"""Top-level URLs: wallet-app API v1, token-service webhook, admin, health, metrics, docs."""
+"""Top-level URLs with one listener (dev and test): the public site and the internal one.
 
-from django.contrib import admin
-from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+Production splits them across two listeners (config/listeners.py, ADR 0005):
+config/urls_public.py is its ROOT_URLCONF, config/urls_internal.py the internal port's.
+"""
 
-from config import health
-from config.metrics import metrics_view
-from tokens.webhooks import token_service_webhook
+from config import urls_internal, urls_public
 
-api_v1 = [
-    path("", include("provisioning.api.urls")),
-    path("", include("tokens.api.urls")),
-    path("", include("notifications.api.urls")),
-]
-
-urlpatterns = [
-    path("api/v1/", include(api_v1)),
-    path("webhooks/token-service", token_service_webhook, name="token-service-webhook"),
-    path("healthz", health.healthz, name="healthz"),
-    path("readyz", health.readyz, name="readyz"),
-    path("metrics", metrics_view, name="metrics"),  # all gunicorn workers (config/gunicorn.py)
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    path("admin/", admin.site.urls),
-]
+urlpatterns = [*urls_public.urlpatterns, *urls_internal.internal_only]
 
 handler400 = "config.health.bad_request"
 handler404 = "config.health.not_found"

@@ -29,6 +29,8 @@ _REQUIRED_KEYS = (
     "token_service_shared_secret",
     "token_service_jwe_private_pem",
     "webhook_secret",
+    "push_service_account",
+    "push_service_account_public_pem",
 )
 
 
@@ -43,6 +45,11 @@ class Credentials:
     token_service_hmac_key: bytes
     jwe_private_key: RSAKey
     webhook_secret: str
+    # The push service account, as Google's token endpoint knows it: its email (the
+    # assertion's issuer), the id of its key (the assertion's kid) and that public key.
+    push_client_email: str
+    push_key_id: str
+    push_public_key: RSAKey
 
     @classmethod
     def from_keys(cls, keys: Mapping[str, Any]) -> Credentials:
@@ -61,6 +68,9 @@ class Credentials:
             token_service_hmac_key=hmac_key,
             jwe_private_key=RSAKey.import_key(keys["token_service_jwe_private_pem"]),
             webhook_secret=keys["webhook_secret"],
+            push_client_email=keys["push_service_account"]["client_email"],
+            push_key_id=keys["push_service_account"]["private_key_id"],
+            push_public_key=RSAKey.import_key(keys["push_service_account_public_pem"]),
         )
 
 
@@ -80,6 +90,7 @@ class SandboxConfig:
     webhook_attempts: int = 3
     webhook_retry_seconds: float = 1.0
     webhook_timeout_seconds: float = 5.0
+    push_token_seconds: float = 3600.0  # an access token's life, as Google gives them
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> SandboxConfig:
@@ -92,6 +103,7 @@ class SandboxConfig:
             "slow_seconds": float(env.get("SANDBOX_SLOW_SECONDS", "30")),
             "seed_cards": _flag(env.get("SANDBOX_SEED", "1")),
             "random_seed": int(env.get("SANDBOX_RANDOM_SEED", "0")),
+            "push_token_seconds": float(env.get("SANDBOX_PUSH_TOKEN_SECONDS", "3600")),
         }
         values.update(overrides)
         return cls(**values)

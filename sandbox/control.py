@@ -187,6 +187,16 @@ async def reset(request: Request) -> JSONResponse:
     return JSONResponse({"status": "reset"})
 
 
+async def revoke_access_tokens(request: Request) -> JSONResponse:
+    """Forget every push access token issued, as when Google revokes them early: the next
+    send with one is 401, and the client must buy a fresh one."""
+    state = _state(request)
+    with state.lock:
+        revoked = len(state.access_tokens)
+        state.access_tokens.clear()
+    return JSONResponse({"revoked": revoked})
+
+
 routes = [
     Route("/health", health, methods=["GET"]),
     Route("/cards", create_card, methods=["POST"]),
@@ -201,4 +211,5 @@ routes = [
     Route("/faults", clear_faults, methods=["DELETE"]),
     Route("/stats", stats, methods=["GET"]),
     Route("/reset", reset, methods=["POST"]),
+    Route("/access-tokens", revoke_access_tokens, methods=["DELETE"]),
 ]

@@ -2,6 +2,8 @@
 
 The inbox is how a test or the demo reads a one-time code "as a phone would"; a
 `reference` seen twice is counted, since it means the service sent one notification twice.
+The push gateway takes OAuth2 access tokens from its token endpoint (google_oauth.py,
+mounted beside it at /push/token); the SMS gateway a bearer key.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from . import google_oauth
 from .auth import require_bearer
 from .errors import SandboxError, read_json_object
 from .faults import apply_faults
@@ -24,7 +27,10 @@ async def _admit(request: Request, system: str) -> SandboxState:
     state: SandboxState = request.app.state.sandbox
     state.count_call(system, "send")
     await apply_faults(state, system)
-    require_bearer(request, state.config.credentials.gateway_api_key)
+    if system == "push":
+        google_oauth.require_access_token(request, state)
+    else:
+        require_bearer(request, state.config.credentials.gateway_api_key)
     return state
 
 
@@ -82,5 +88,8 @@ async def send_sms(request: Request) -> JSONResponse:
     return JSONResponse({"message_id": stored["id"], "status": "queued"}, status_code=201)
 
 
-push_routes = [Route("/v1/projects/{project}/messages:send", send_push, methods=["POST"])]
+push_routes = [
+    Route("/v1/projects/{project}/messages:send", send_push, methods=["POST"]),
+    *google_oauth.routes,  # /push/token: where the push service account buys access tokens
+]
 sms_routes = [Route("/v1/messages", send_sms, methods=["POST"])]

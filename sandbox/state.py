@@ -114,6 +114,9 @@ class Counters:
     webhook_attempts: int = 0
     injected_errors: Counter[str] = field(default_factory=Counter)
     injected_timeouts: Counter[str] = field(default_factory=Counter)
+    push_tokens_issued: int = 0
+    push_grant_failures: Counter[str] = field(default_factory=Counter)
+    push_send_refusals: Counter[str] = field(default_factory=Counter)
 
 
 def utc_now_iso() -> str:
@@ -132,6 +135,9 @@ class SandboxState:
             for card in DEFAULT_CARDS:
                 self.cards[card.card_id] = Card(**vars(card))
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Push access tokens issued, by token: when each expires (time.time()). Kept
+        # across a reset, as Google keeps them: a client's cached token stays good.
+        self.access_tokens: dict[str, float] = {}
         self._clear()
 
     def _clear(self) -> None:
@@ -309,5 +315,10 @@ class SandboxState:
                 "faults": {
                     "injected_errors": dict(c.injected_errors),
                     "injected_timeouts": dict(c.injected_timeouts),
+                },
+                "push_auth": {
+                    "tokens_issued": c.push_tokens_issued,
+                    "grant_failures": dict(c.push_grant_failures),
+                    "send_refusals": dict(c.push_send_refusals),
                 },
             }

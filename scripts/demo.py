@@ -458,6 +458,9 @@ def print_sandbox_stats(before: Mapping[str, Any], after: Mapping[str, Any],
 
 def mint_token(stack_env: Mapping[str, str] | None, customer_id: str) -> str:
     env = stack.child_environment(stack_env) if stack_env else dict(os.environ)
+    # The stack's env names its settings; without one, the only settings that can mint
+    # a token at all are the dev ones (production has no signing key), so say so.
+    env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
     result = subprocess.run(
         [stack.venv_python(), "manage.py", "mint_token", customer_id],
         cwd=stack.REPO, env=env, capture_output=True, text=True, timeout=60,

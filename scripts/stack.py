@@ -295,14 +295,24 @@ def run_management_command(name: str, argv: list[str], env: Mapping[str, str]) -
 # --- processes --------------------------------------------------------------------------
 
 
+def internal_port() -> str:
+    """The internal listener's port when one is exported (ADR 0005), else ''. The dev stack
+    has one listener serving everything unless INTERNAL_PORT asks for the production split."""
+    port = os.environ.get("INTERNAL_PORT", "").strip()
+    return "" if port in ("", "0") else port
+
+
 def commands(env: Mapping[str, str]) -> dict[str, list[str]]:
     python = venv_python()
+    # --bind replaces config/gunicorn.py's listeners, so the internal one is named here too.
+    internal = ["--bind", f"{HOST}:{internal_port()}"] if internal_port() else []
     return {
         "sandbox": [python, "-m", "sandbox", "--host", HOST, "--port", str(SANDBOX_PORT)],
         "web": [
             python, "-m", "gunicorn", "config.wsgi:application",
             "--config", "python:config.gunicorn",
             "--bind", f"{HOST}:{WEB_PORT}",
+            *internal,
             "--workers", env["WEB_CONCURRENCY"],
             "--access-logfile", "-",
         ],
@@ -714,7 +724,9 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def print_table(env: Mapping[str, str], pids: Mapping[str, int]) -> None:
     where = {
         "sandbox": f"{SANDBOX_URL}  (health /sandbox/health, stats /sandbox/stats)",
-        "web": f"{WEB_URL}  (API /api/v1/, docs /api/docs/, admin /admin/, /readyz)",
+        "web": (f"{WEB_URL}  (API /api/v1/, admin /admin/, /readyz; docs and metrics "
+                f"on http://{HOST}:{internal_port()})" if internal_port() else
+                f"{WEB_URL}  (API /api/v1/, docs /api/docs/, admin /admin/, /readyz)"),
         "worker": f"queues {QUEUES}, concurrency {env['WORKER_CONCURRENCY']}",
         "beat": "django_celery_beat DatabaseScheduler",
     }

@@ -14,7 +14,7 @@ def apply(namespace: dict) -> None:
     defaults = {
         "ISSUER_API_KEY": keys["issuer_api_key"],
         "TELCO_API_KEY": keys["issuer_api_key"],  # the sandbox telco shares the issuer's key
-        "GATEWAY_API_KEY": keys["gateway_api_key"],
+        "GATEWAY_API_KEY": keys["gateway_api_key"],  # the SMS gateway's bearer key
         "TOKEN_SERVICE_MERCHANT_ID": keys["merchant_id"],
         "TOKEN_SERVICE_KEY_ID": keys["token_service_key_id"],
         "TOKEN_SERVICE_SHARED_SECRET": keys["token_service_shared_secret"],
@@ -29,6 +29,12 @@ def apply(namespace: dict) -> None:
     for name, value in defaults.items():
         if not namespace.get(name) and not os.environ.get(name):
             namespace[name] = value
+    if not namespace.get("PUSH_SERVICE_ACCOUNT") and not os.environ.get("PUSH_SERVICE_ACCOUNT"):
+        # The sandbox plays Google's token endpoint beside the push gateway it plays.
+        namespace["PUSH_SERVICE_ACCOUNT"] = {
+            **keys["push_service_account"],
+            "token_uri": namespace["PUSH_GATEWAY_BASE_URL"].rstrip("/") + "/token",
+        }
     if not os.environ.get("SECRET_KEY"):
         namespace["SECRET_KEY"] = keys["secret_key"]
     else:

@@ -4,7 +4,7 @@ Imported at the end of base.py, so names defined there can be read (and lists su
 INSTALLED_APPS or MIDDLEWARE extended in place) with `from .base import NAME`.
 """
 
-from .base import env  # noqa: F401
+from .base import LOGGING, env
 
 # Sends of one notification on one channel before it fails `gateway_unavailable` (a push
 # that runs out falls back to SMS, which starts its own count).
@@ -21,3 +21,13 @@ NOTIFICATION_DRAIN_BATCH_SIZE = env.int("NOTIFICATION_DRAIN_BATCH_SIZE", default
 NOTIFICATION_SENDING_LEASE_SECONDS = env.int("NOTIFICATION_SENDING_LEASE_SECONDS", default=60)
 # The FCM project in the push gateway's path: /v1/projects/{project}/messages:send.
 PUSH_PROJECT_ID = env.str("PUSH_PROJECT_ID", default="mpesa-wallet-dev")
+# The Google service account the push gateway is called as (FCM HTTP v1 wants OAuth2
+# access tokens for it, scope firebase.messaging): the key file's JSON, as the Cloud
+# console downloads it, in the environment like every other secret. Its token_uri is
+# where access tokens are bought. Dev and test fill it from the dev keys with token_uri
+# aimed at the sandbox (PUSH_GATEWAY_BASE_URL + "/token"); production requires it.
+PUSH_SERVICE_ACCOUNT: dict = env.json("PUSH_SERVICE_ACCOUNT", default={})
+# google-auth logs each token request at DEBUG with its body and headers (the signed
+# assertion, which buys access tokens for its hour). Never at DEBUG, whatever LOG_LEVEL
+# says; warnings still reach our (redacting) handlers.
+LOGGING["loggers"]["google"] = {"level": "WARNING"}

@@ -2,10 +2,11 @@
 
 Imported at the end of base.py, so names defined there can be read (and lists such as
 INSTALLED_APPS or MIDDLEWARE extended in place) with `from .base import NAME`.
-Covers: the admin site for support and operations, worker metrics, the admin overview.
+Covers: the admin site for support and operations, the internal listener, worker metrics,
+the admin overview.
 """
 
-from .base import INSTALLED_APPS, env
+from .base import INSTALLED_APPS, MIDDLEWARE, env
 
 # The admin is our own site (provisioning.admin_views.ServiceAdminSite): it adds the
 # overview page at /admin/overview/. Django's documented way to swap the default site is
@@ -18,6 +19,13 @@ INSTALLED_APPS[INSTALLED_APPS.index("django.contrib.admin")] = (
 # variable itself, before Django starts, because it decides how prometheus_client
 # counts across the prefork pool; it is repeated here to be seen in one place.
 WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
+
+# Port of the internal listener: /metrics, /api/schema/ and /api/docs/ are served there
+# and only there (config/listeners.py, ADR 0005). 0: one listener serving everything (dev,
+# test); production requires one. config/gunicorn.py reads the same variable to bind it.
+INTERNAL_PORT = env.int("INTERNAL_PORT", default=0)
+# First: an internal request is answered before any public middleware sees it.
+MIDDLEWARE.insert(0, "config.listeners.ListenerMiddleware")
 
 # The admin overview's "outcomes" window.
 ADMIN_OVERVIEW_WINDOW_MINUTES = env.int("ADMIN_OVERVIEW_WINDOW_MINUTES", default=60)

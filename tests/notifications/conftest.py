@@ -106,8 +106,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def gateway_sandbox():
+def _serve_sandbox(**config):
     """The sandbox app on a free port in a thread: the clients speak real HTTP to it."""
     import uvicorn
 
@@ -115,7 +114,7 @@ def gateway_sandbox():
     from sandbox.config import SandboxConfig
 
     app = create_app(SandboxConfig.from_env({"DEV_KEYS_FILE": settings.DEV_KEYS_FILE},
-                                            slow_seconds=3.0))
+                                            slow_seconds=3.0, **config))
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                            lifespan="on"))
@@ -126,16 +125,53 @@ def gateway_sandbox():
         if time.monotonic() > deadline or not thread.is_alive():
             raise AssertionError("in-process sandbox did not start")
         time.sleep(0.02)
-    yield SimpleNamespace(url=f"http://127.0.0.1:{port}", app=app)
-    server.should_exit = True
-    thread.join(timeout=10)
+    return SimpleNamespace(url=f"http://127.0.0.1:{port}", app=app, server=server, thread=thread)
+
+
+def _stop_sandbox(sandbox) -> None:
+    sandbox.server.should_exit = True
+    sandbox.thread.join(timeout=10)
+
+
+def _aim_gateways_at(sandbox_url: str, settings) -> str:
+    """Point the push and SMS clients, and the push service account's token_uri, at a sandbox.
+
+    Each test's token_uri differs by a query string the sandbox ignores: the client keeps
+    access tokens per process and token endpoint, so no test reuses one an earlier test
+    bought (the sandbox's counters start from zero at each reset)."""
+    import requests
+
+    requests.post(f"{sandbox_url}/sandbox/reset", timeout=5).raise_for_status()
+    settings.PUSH_GATEWAY_BASE_URL = f"{sandbox_url}/push"
+    settings.SMS_GATEWAY_BASE_URL = f"{sandbox_url}/sms"
+    settings.PUSH_SERVICE_ACCOUNT = {
+        **settings.PUSH_SERVICE_ACCOUNT,
+        "token_uri": f"{sandbox_url}/push/token?test={uuid.uuid4().hex}",
+    }
+    return sandbox_url
+
+
+@pytest.fixture(scope="session")
+def gateway_sandbox():
+    sandbox = _serve_sandbox()
+    yield sandbox
+    _stop_sandbox(sandbox)
 
 
 @pytest.fixture
 def gateway_urls(gateway_sandbox, settings):
-    import requests
+    return _aim_gateways_at(gateway_sandbox.url, settings)
 
-    requests.post(f"{gateway_sandbox.url}/sandbox/reset", timeout=5).raise_for_status()
-    settings.PUSH_GATEWAY_BASE_URL = f"{gateway_sandbox.url}/push"
-    settings.SMS_GATEWAY_BASE_URL = f"{gateway_sandbox.url}/sms"
-    return gateway_sandbox.url
+
+@pytest.fixture(scope="session")
+def short_token_sandbox():
+    """A sandbox whose access tokens live 226 s: google-auth renews a token 225 s before it
+    expires, so each one counts as fresh for about a second."""
+    sandbox = _serve_sandbox(push_token_seconds=226.0)
+    yield sandbox
+    _stop_sandbox(sandbox)
+
+
+@pytest.fixture
+def short_token_gateway(short_token_sandbox, settings):
+    return _aim_gateways_at(short_token_sandbox.url, settings)

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import pytest
 
+from tests.sandbox.test_sandbox_push_auth import assertion, grant
+
 pytestmark = []
 
 
 @pytest.fixture
 def gateway(client, keys):
+    """POST with the gateway's credential: the SMS bearer key, or for push an OAuth2
+    access token bought with the service account (test_sandbox_push_auth.py)."""
+    access_token = None
+
     def post(path, body, api_key=None):
-        token = api_key or keys["gateway_api_key"]
+        nonlocal access_token
+        token = api_key
+        if token is None and path.startswith("/push/"):
+            access_token = access_token or grant(client, assertion(keys)).json()["access_token"]
+            token = access_token
+        token = token or keys["gateway_api_key"]
         return client.post(path, json=body, headers={"Authorization": f"Bearer {token}"})
 
     return post

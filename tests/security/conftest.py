@@ -10,7 +10,10 @@ gives this stack's broker keys a prefix of their own).
 
 from __future__ import annotations
 
+import base64
+import json
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +21,8 @@ from pathlib import Path
 import pytest
 import redis
 import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
 
 from tests import live
@@ -121,3 +126,71 @@ def leak_stack(leak_processes, transactional_db):
     web_url, sandbox_url, worker, logs = leak_processes
     requests.post(f"{sandbox_url}/sandbox/reset", timeout=5).raise_for_status()
     return LeakStack(web_url, sandbox_url, worker, logs)
+
+
+# --- production settings, as a deployment sets them ----------------------------------------
+
+def _public_pem() -> str:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.public_key().public_bytes(serialization.Encoding.PEM,
+                                         serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def _b64(size: int = 32) -> str:
+    return base64.b64encode(secrets.token_bytes(size)).decode()
+
+
+def push_service_account(key_size: int = 2048, **overrides) -> dict:
+    """A Google service-account key file for the push gateway's project."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    return {"type": "service_account", "project_id": "mpesa-wallet-prod",
+            "private_key_id": secrets.token_hex(20), "private_key": pem,
+            "client_email": "push-sender@mpesa-wallet-prod.iam.gserviceaccount.com",
+            "client_id": "1" * 21, "token_uri": "https://oauth2.googleapis.com/token",
+            **overrides}
+
+
+@pytest.fixture(scope="module")
+def production_env() -> dict[str, str]:
+    """What a deployment sets: every required variable, with freshly generated keys."""
+    env = {name: value for name, value in os.environ.items()
+           if not name.startswith(("DJANGO_", "DATABASE_", "REDIS_", "CELERY_", "SENTRY_"))
+           and name != "DEV_KEYS_FILE"}
+    env.update({
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "SECRET_KEY": secrets.token_urlsafe(64),
+        "DJANGO_ALLOWED_HOSTS": "push-provisioning.mpesa.example",
+        "CSRF_TRUSTED_ORIGINS": "https://push-provisioning.mpesa.example",
+        "DATABASE_URL": "postgres://pp:secret@db.internal:5432/push_provisioning",
+        "CELERY_BROKER_URL": "redis://redis.internal:6379/0",
+        "REDIS_URL": "redis://redis.internal:6379/1",
+        "ISSUER_API_KEY": "iss_" + secrets.token_hex(16),
+        "TELCO_API_KEY": "tel_" + secrets.token_hex(16),
+        "PUSH_PROJECT_ID": "mpesa-wallet-prod",
+        "GATEWAY_API_KEY": "gw_" + secrets.token_hex(16),
+        "TOKEN_SERVICE_MERCHANT_ID": "mpesa_wallet",
+        "TOKEN_SERVICE_KEY_ID": "key-" + secrets.token_hex(4),
+        "TOKEN_SERVICE_SHARED_SECRET": _b64(),
+        "TOKEN_SERVICE_JWE_PUBLIC_KEY": _public_pem(),
+        "TOKEN_SERVICE_WEBHOOK_SECRETS": "whsec_" + secrets.token_hex(24),
+        "JWT_PUBLIC_KEYS": json.dumps({"idp-2026-01": _public_pem()}),
+        "ENCRYPTION_KEYS": json.dumps({"k-2026-01": _b64(), "k-2025-07": _b64()}),
+        "ENCRYPTION_ACTIVE_KEY_ID": "k-2026-01",
+        "PAN_FINGERPRINT_KEY": _b64(),
+        "OTP_HASH_KEY": _b64(),
+        "INTERNAL_PORT": "8001",
+        "PUSH_SERVICE_ACCOUNT": json.dumps(push_service_account()),
+        **OUTSIDE_URLS,
+    })
+    return env
+
+
+OUTSIDE_URLS = {
+    "ISSUER_BASE_URL": "https://issuer.mpesa.example/api",
+    "TOKEN_SERVICE_BASE_URL": "https://apitest.cybersource.example/tms",
+    "PUSH_GATEWAY_BASE_URL": "https://fcm.googleapis.example",
+    "SMS_GATEWAY_BASE_URL": "https://sms.safaricom.example",
+    "TELCO_BASE_URL": "https://telco.safaricom.example/sim-swap",
+}
