@@ -13,7 +13,7 @@ import tempfile
 
 # Listeners. GUNICORN_BIND is the public one. INTERNAL_PORT, when set, is a second TCP
 # listener on the same host serving /metrics and the API docs only (config/listeners.py,
-# ADR 0005); the public Service never targets it. A --bind on the command line replaces
+# ADR 0006); the public Service never targets it. A --bind on the command line replaces
 # this list, and when_ready below refuses to serve without the internal listener.
 _public_bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 _internal_port = int(os.environ.get("INTERNAL_PORT") or 0)

@@ -21,7 +21,7 @@ INSTALLED_APPS[INSTALLED_APPS.index("django.contrib.admin")] = (
 WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
 
 # Port of the internal listener: /metrics, /api/schema/ and /api/docs/ are served there
-# and only there (config/listeners.py, ADR 0005). 0: one listener serving everything (dev,
+# and only there (config/listeners.py, ADR 0006). 0: one listener serving everything (dev,
 # test); production requires one. config/gunicorn.py reads the same variable to bind it.
 INTERNAL_PORT = env.int("INTERNAL_PORT", default=0)
 # First: an internal request is answered before any public middleware sees it.
