@@ -4,7 +4,7 @@ In production gunicorn listens twice (config/gunicorn.py): the public port, the 
 the load balancer and the public Service target, and INTERNAL_PORT, reached from inside
 the cluster only (Prometheus, an operator's port-forward). /metrics, /api/schema/ and
 /api/docs/ are served on the internal listener only; the API, the webhook and admin on
-the public one only; /healthz and /readyz on both. ADR 0005 says why this and not an
+the public one only; /healthz and /readyz on both. ADR 0006 says why this and not an
 allow list of client addresses.
 
 A request's listener is the local address of its own connection, the socket gunicorn

@@ -1,6 +1,6 @@
 """Top-level URLs with one listener (dev and test): the public site and the internal one.
 
-Production splits them across two listeners (config/listeners.py, ADR 0005):
+Production splits them across two listeners (config/listeners.py, ADR 0006):
 config/urls_public.py is its ROOT_URLCONF, config/urls_internal.py the internal port's.
 """
 

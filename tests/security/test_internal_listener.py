@@ -1,5 +1,5 @@
 """/metrics, /api/schema/ and /api/docs/ are served on the internal listener only
-(INTERNAL_PORT, ADR 0005), and nothing a client sends makes the public one serve them.
+(INTERNAL_PORT, ADR 0006), and nothing a client sends makes the public one serve them.
 
 The listener is the local address of the connection's socket, which gunicorn hands the
 app as `gunicorn.socket`. The unit tests give Django's test client such a socket (the
