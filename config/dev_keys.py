@@ -3,12 +3,15 @@
 Only the dev, test and sandbox settings read this file; production settings never
 do (they refuse to start without real keys from the environment). The file is
 created atomically with a hard link, so several processes starting at once
-(web, worker, sandbox) all end up reading the same keys.
+(web, worker, sandbox) all end up reading the same keys. A file written by an older
+version lacks the keys added since; `load` adds them once, under a lock, and writes the
+file back, so every process again reads the same keys.
 """
 
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import secrets
@@ -53,6 +56,8 @@ def generate() -> dict:
         "webhook_secret": "whsec_" + secrets.token_hex(24),
         "issuer_api_key": "iss_" + secrets.token_hex(16),
         "gateway_api_key": "gw_" + secrets.token_hex(16),
+        "mpesa_api_key": "mpesa_" + secrets.token_hex(16),
+        "screening_api_key": "scr_" + secrets.token_hex(16),
         "jwt_kid": "dev-jwt-1",
         "jwt_private_pem": jwt_private,
         "jwt_public_pem": jwt_public,
@@ -81,4 +86,57 @@ def load(path: Path | str | None = None) -> dict:
         finally:
             os.unlink(tmp)
     with open(path) as fh:
-        return json.load(fh)
+        keys = json.load(fh)
+    if not _KEY_NAMES <= keys.keys():
+        keys = _add_missing_keys(path)
+    return keys
+
+
+# Every name generate() writes, known without generating RSA keys on each load.
+_KEY_NAMES = frozenset(
+    {
+        "_comment",
+        "merchant_id",
+        "token_service_key_id",
+        "token_service_shared_secret",
+        "token_service_jwe_private_pem",
+        "token_service_jwe_public_pem",
+        "webhook_secret",
+        "issuer_api_key",
+        "gateway_api_key",
+        "mpesa_api_key",
+        "screening_api_key",
+        "jwt_kid",
+        "jwt_private_pem",
+        "jwt_public_pem",
+        "encryption_keys",
+        "encryption_active_key",
+        "fingerprint_key",
+        "otp_key",
+        "secret_key",
+    }
+)
+
+
+def _add_missing_keys(path: Path) -> dict:
+    """Add the keys an older file lacks, keeping every key it has; return the result."""
+    # The lock makes one process generate and the others read what it wrote; the key
+    # file itself is replaced (a new inode), so the lock lives in a file of its own.
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with open(path) as fh:
+            keys = json.load(fh)
+        missing = {name: value for name, value in generate().items() if name not in keys}
+        if not missing:
+            return keys
+        keys.update(missing)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".dev-keys-")
+        try:
+            with os.fdopen(fd, "w") as fh:
+                json.dump(keys, fh, indent=2)
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+        return keys
