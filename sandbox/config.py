@@ -29,6 +29,8 @@ _REQUIRED_KEYS = (
     "token_service_shared_secret",
     "token_service_jwe_private_pem",
     "webhook_secret",
+    "mpesa_api_key",
+    "screening_api_key",
 )
 
 
@@ -43,6 +45,8 @@ class Credentials:
     token_service_hmac_key: bytes
     jwe_private_key: RSAKey
     webhook_secret: str
+    mpesa_api_key: str
+    screening_api_key: str
 
     @classmethod
     def from_keys(cls, keys: Mapping[str, Any]) -> Credentials:
@@ -61,6 +65,8 @@ class Credentials:
             token_service_hmac_key=hmac_key,
             jwe_private_key=RSAKey.import_key(keys["token_service_jwe_private_pem"]),
             webhook_secret=keys["webhook_secret"],
+            mpesa_api_key=keys["mpesa_api_key"],
+            screening_api_key=keys["screening_api_key"],
         )
 
 
@@ -80,6 +86,7 @@ class SandboxConfig:
     webhook_attempts: int = 3
     webhook_retry_seconds: float = 1.0
     webhook_timeout_seconds: float = 5.0
+    payout_pending_seconds: float = 1.0  # the 0036 recipient card's delay before approval
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> SandboxConfig:
@@ -92,6 +99,7 @@ class SandboxConfig:
             "slow_seconds": float(env.get("SANDBOX_SLOW_SECONDS", "30")),
             "seed_cards": _flag(env.get("SANDBOX_SEED", "1")),
             "random_seed": int(env.get("SANDBOX_RANDOM_SEED", "0")),
+            "payout_pending_seconds": float(env.get("SANDBOX_PAYOUT_PENDING_SECONDS", "1.0")),
         }
         values.update(overrides)
         return cls(**values)
