@@ -3,8 +3,9 @@
 Only the dev, test and sandbox settings read this file; production settings never
 do (they refuse to start without real keys from the environment). The file is
 created atomically with a hard link, so several processes starting at once
-(web, worker, sandbox) all end up reading the same keys. A file written before an entry
-existed gains that entry once, under a lock, the first time it is read.
+(web, worker, sandbox) all end up reading the same keys. A file written by an older
+version lacks the keys added since; `load` adds them once, under a lock, and writes the
+file back, so every process again reads the same keys.
 """
 
 from __future__ import annotations
@@ -69,10 +70,6 @@ def _push_service_account() -> tuple[dict, str]:
     return account, public_pem
 
 
-# Entries added after key files were first handed out: a file without them gains them.
-_ADDED_LATER = ("push_service_account", "push_service_account_public_pem")
-
-
 def generate() -> dict:
     jwt_private, jwt_public = _rsa_pair()
     jwe_private, jwe_public = _rsa_pair()
@@ -87,6 +84,8 @@ def generate() -> dict:
         "webhook_secret": "whsec_" + secrets.token_hex(24),
         "issuer_api_key": "iss_" + secrets.token_hex(16),
         "gateway_api_key": "gw_" + secrets.token_hex(16),
+        "mpesa_api_key": "mpesa_" + secrets.token_hex(16),
+        "screening_api_key": "scr_" + secrets.token_hex(16),
         "jwt_kid": "dev-jwt-1",
         "jwt_private_pem": jwt_private,
         "jwt_public_pem": jwt_public,
@@ -116,31 +115,60 @@ def load(path: Path | str | None = None) -> dict:
                 pass
         finally:
             os.unlink(tmp)
-    keys = _read(path)
-    if any(name not in keys for name in _ADDED_LATER):
-        keys = _add_missing(path)
+    with open(path) as fh:
+        keys = json.load(fh)
+    if not _KEY_NAMES <= keys.keys():
+        keys = _add_missing_keys(path)
     return keys
 
 
-def _read(path: Path) -> dict:
-    with open(path) as fh:
-        return json.load(fh)
+# Every name generate() writes, known without generating RSA keys on each load.
+_KEY_NAMES = frozenset(
+    {
+        "_comment",
+        "merchant_id",
+        "token_service_key_id",
+        "token_service_shared_secret",
+        "token_service_jwe_private_pem",
+        "token_service_jwe_public_pem",
+        "webhook_secret",
+        "issuer_api_key",
+        "gateway_api_key",
+        "mpesa_api_key",
+        "screening_api_key",
+        "push_service_account",
+        "push_service_account_public_pem",
+        "jwt_kid",
+        "jwt_private_pem",
+        "jwt_public_pem",
+        "encryption_keys",
+        "encryption_active_key",
+        "fingerprint_key",
+        "otp_key",
+        "secret_key",
+    }
+)
 
 
-def _add_missing(path: Path) -> dict:
-    """Add the entries an older file lacks. Under an exclusive lock, and re-read inside it,
-    so processes upgrading at once all end up with the same new keys; the replace is atomic,
-    so a reader outside the lock sees the old file or the new one, never half of one."""
-    with open(path.with_name(path.name + ".lock"), "a") as lock:
+def _add_missing_keys(path: Path) -> dict:
+    """Add the keys an older file lacks, keeping every key it has; return the result."""
+    # The lock makes one process generate and the others read what it wrote; the key
+    # file itself is replaced (a new inode), so the lock lives in a file of its own.
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        keys = _read(path)
-        missing = {name: value for name, value in generate().items()
-                   if name in _ADDED_LATER and name not in keys}
-        if missing:
-            keys.update(missing)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".dev-keys-")
+        with open(path) as fh:
+            keys = json.load(fh)
+        missing = {name: value for name, value in generate().items() if name not in keys}
+        if not missing:
+            return keys
+        keys.update(missing)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".dev-keys-")
+        try:
             with os.fdopen(fd, "w") as fh:
                 json.dump(keys, fh, indent=2)
             os.chmod(tmp, 0o600)
             os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
         return keys

@@ -18,7 +18,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount
 
-from . import control, gateways, issuer, telco, token_service
+from . import (
+    attributes,
+    control,
+    gateways,
+    issuer,
+    mpesa,
+    payouts,
+    screening,
+    settlement,
+    telco,
+    token_service,
+)
 from .config import SandboxConfig
 from .errors import SandboxError, error_response, render_sandbox_error
 from .state import SandboxState
@@ -54,7 +65,18 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:
             Mount("/push", routes=gateways.push_routes),
             Mount("/sms", routes=gateways.sms_routes),
             Mount("/telco", routes=telco.routes),
-            Mount("/sandbox", routes=control.routes),
+            # Visa Direct. Each CyberSource API keeps its real first path segment (/pts,
+            # /tss, /reporting, as /tms above), so a signed request-target is the real one.
+            Mount("/mpesa", routes=mpesa.routes),
+            Mount("/paai", routes=attributes.routes),
+            Mount("/pts", routes=payouts.payout_routes),
+            Mount("/tss", routes=payouts.search_routes),
+            Mount("/screening", routes=screening.routes),
+            Mount("/reporting", routes=settlement.routes),
+            Mount(
+                "/sandbox",
+                routes=[*control.routes, *mpesa.control_routes, *settlement.control_routes],
+            ),
         ],
         exception_handlers={
             SandboxError: render_sandbox_error,

@@ -31,6 +31,8 @@ _REQUIRED_KEYS = (
     "webhook_secret",
     "push_service_account",
     "push_service_account_public_pem",
+    "mpesa_api_key",
+    "screening_api_key",
 )
 
 
@@ -50,6 +52,8 @@ class Credentials:
     push_client_email: str
     push_key_id: str
     push_public_key: RSAKey
+    mpesa_api_key: str
+    screening_api_key: str
 
     @classmethod
     def from_keys(cls, keys: Mapping[str, Any]) -> Credentials:
@@ -71,6 +75,8 @@ class Credentials:
             push_client_email=keys["push_service_account"]["client_email"],
             push_key_id=keys["push_service_account"]["private_key_id"],
             push_public_key=RSAKey.import_key(keys["push_service_account_public_pem"]),
+            mpesa_api_key=keys["mpesa_api_key"],
+            screening_api_key=keys["screening_api_key"],
         )
 
 
@@ -91,6 +97,7 @@ class SandboxConfig:
     webhook_retry_seconds: float = 1.0
     webhook_timeout_seconds: float = 5.0
     push_token_seconds: float = 3600.0  # an access token's life, as Google gives them
+    payout_pending_seconds: float = 1.0  # the 0036 recipient card's delay before approval
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> SandboxConfig:
@@ -104,6 +111,7 @@ class SandboxConfig:
             "seed_cards": _flag(env.get("SANDBOX_SEED", "1")),
             "random_seed": int(env.get("SANDBOX_RANDOM_SEED", "0")),
             "push_token_seconds": float(env.get("SANDBOX_PUSH_TOKEN_SECONDS", "3600")),
+            "payout_pending_seconds": float(env.get("SANDBOX_PAYOUT_PENDING_SECONDS", "1.0")),
         }
         values.update(overrides)
         return cls(**values)

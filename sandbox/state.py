@@ -1,4 +1,5 @@
-"""In-memory world of one sandbox instance: cards, tokens, provisions, idempotency, inbox, counters.
+"""In-memory world of one sandbox instance: cards, tokens, provisions, idempotency, inbox, counters,
+and the Visa Direct systems' world (visa_direct_state.py).
 
 All handlers run on one event loop, but a check and the act it guards must still not
 be split by an `await` or another thread (TestClient drives the app from a portal
@@ -21,8 +22,21 @@ from typing import Any
 from .cards import DEFAULT_CARDS, DEFAULT_CUSTOMERS, DEFAULT_KYC_TIER, Card, Customer
 from .config import SandboxConfig
 from .errors import SandboxError
+from .visa_direct_state import VisaDirectWorld
 
-SYSTEMS = ("issuer", "token_service", "push", "sms", "telco")
+SYSTEMS = (
+    "issuer",
+    "token_service",
+    "push",
+    "sms",
+    "telco",
+    # Visa Direct: M-Pesa ledger, attributes inquiry, payouts, screening, settlement report.
+    "mpesa",
+    "paai",
+    "payouts",
+    "screening",
+    "reporting",
+)
 
 
 @dataclass
@@ -63,6 +77,7 @@ class IdempotencyRecord:
     attempts: int = 0  # calls that reached the decision (the 0028 card counts these)
     answer: tuple[int, dict[str, Any]] | None = None
     in_flight: bool = False
+    fingerprint: str | None = None  # of the first body, where a key must not change it
 
 
 @dataclass
@@ -92,13 +107,17 @@ class Fault:
     error_rate: float = 0.0
     latency_ms: int = 0
     timeout_rate: float = 0.0
+    lost_answer_rate: float | None = None  # only for systems with effects (faults.py)
 
     def public(self) -> dict[str, Any]:
-        return {
+        shown: dict[str, Any] = {
             "error_rate": self.error_rate,
             "latency_ms": self.latency_ms,
             "timeout_rate": self.timeout_rate,
         }
+        if self.lost_answer_rate is not None:
+            shown["lost_answer_rate"] = self.lost_answer_rate
+        return shown
 
 
 @dataclass
@@ -117,6 +136,9 @@ class Counters:
     push_tokens_issued: int = 0
     push_grant_failures: Counter[str] = field(default_factory=Counter)
     push_send_refusals: Counter[str] = field(default_factory=Counter)
+    injected_lost_answers: Counter[str] = field(default_factory=Counter)
+    signature_failures_by_system: Counter[str] = field(default_factory=Counter)
+    jwe_failures_by_system: Counter[str] = field(default_factory=Counter)
 
 
 def utc_now_iso() -> str:
@@ -152,9 +174,11 @@ class SandboxState:
         self.events: dict[str, WebhookEvent] = {}
         self.faults: dict[str, Fault] = {}
         self.counters = Counters()
+        self.visa_direct = VisaDirectWorld(seed_accounts=self.config.seed_cards)
 
     def reset(self) -> None:
-        """Forget everything but the cards; pending late decisions are abandoned."""
+        """Forget everything but the cards; pending late decisions are abandoned, and the
+        M-Pesa accounts go back to their seeded balances."""
         with self.lock:
             for task in list(self._tasks):
                 task.cancel()
@@ -207,10 +231,16 @@ class SandboxState:
         with self.lock:
             self.counters.calls[system][operation] += 1
 
-    def count_signature_failure(self, reason: str) -> None:
+    def count_signature_failure(self, reason: str, system: str = "token_service") -> None:
         with self.lock:
             self.counters.signature_failures += 1
             self.counters.signature_failure_reasons[reason] += 1
+            self.counters.signature_failures_by_system[system] += 1
+
+    def count_jwe_failure(self, system: str = "token_service") -> None:
+        with self.lock:
+            self.counters.jwe_failures += 1
+            self.counters.jwe_failures_by_system[system] += 1
 
     def record_effect(self, key: str) -> None:
         """Note that the call under `key` changed the world; a second time is a bug."""
@@ -298,7 +328,9 @@ class SandboxState:
                 },
                 "signature_failures": c.signature_failures,
                 "signature_failure_reasons": dict(c.signature_failure_reasons),
+                "signature_failures_by_system": dict(c.signature_failures_by_system),
                 "jwe_failures": c.jwe_failures,
+                "jwe_failures_by_system": dict(c.jwe_failures_by_system),
                 "card_mismatches": c.card_mismatches,
                 "webhooks": {
                     "sent": c.webhooks_sent,
@@ -315,10 +347,12 @@ class SandboxState:
                 "faults": {
                     "injected_errors": dict(c.injected_errors),
                     "injected_timeouts": dict(c.injected_timeouts),
+                    "injected_lost_answers": dict(c.injected_lost_answers),
                 },
                 "push_auth": {
                     "tokens_issued": c.push_tokens_issued,
                     "grant_failures": dict(c.push_grant_failures),
                     "send_refusals": dict(c.push_send_refusals),
                 },
+                **self.visa_direct.stats(c),
             }

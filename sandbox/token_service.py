@@ -18,10 +18,9 @@ from starlette.routing import Route
 
 from .card_decryption import CardDecryptionError, decrypt_card
 from .errors import SandboxError, parse_json_object, require_str
-from .faults import apply_faults
-from .httpsig import SignatureError, verify_request
 from .idempotency import require_key, run_idempotent
 from .issuer import WALLETS
+from .signed import admit_signed
 from .state import IdempotencyRecord, Provision, SandboxState
 from .webhooks import build_event, deliver
 
@@ -51,34 +50,9 @@ def wallet_payload(wallet: str) -> dict[str, str]:
     return {"opaque_payment_card": _blob(96)}
 
 
-def _request_target(request: Request) -> str:
-    # The path exactly as it came over the wire (mount prefix included, not re-encoded).
-    raw = request.scope.get("raw_path")
-    path = raw.decode("latin-1") if raw else request.url.path
-    query = request.scope.get("query_string", b"")
-    return f"{path}?{query.decode('latin-1')}" if query else path
-
-
 async def _admit(request: Request, operation: str) -> tuple[SandboxState, bytes]:
     """Count, apply faults, and check the signature; return the state and raw body."""
-    state: SandboxState = request.app.state.sandbox
-    state.count_call("token_service", operation)
-    await apply_faults(state, "token_service")
-    body = await request.body()
-    credentials = state.config.credentials
-    try:
-        verify_request(
-            method=request.method,
-            target=_request_target(request),
-            headers=request.headers,
-            body=body,
-            key_id=credentials.token_service_key_id,
-            secret=credentials.token_service_hmac_key,
-            merchant_id=credentials.merchant_id,
-        )
-    except SignatureError as exc:
-        state.count_signature_failure(exc.reason)
-        raise SandboxError(401, "invalid_signature", exc.message, reason=exc.reason) from None
+    state, body, _ = await admit_signed(request, "token_service", operation)
     return state, body
 
 
@@ -179,8 +153,7 @@ async def _decide_provision(
     try:
         card_data = decrypt_card(encrypted_card, state.config.credentials.jwe_private_key)
     except CardDecryptionError as exc:
-        with state.lock:
-            state.counters.jwe_failures += 1
+        state.count_jwe_failure("token_service")
         raise SandboxError(400, "invalid_jwe", str(exc)) from None
     with state.lock:
         card = state.find_card(card_data.pan, card_data.expiry_month, card_data.expiry_year)

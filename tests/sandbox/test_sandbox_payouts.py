@@ -1,0 +1,457 @@
+"""CyberSource Payouts stand-in (`/pts/v2/payouts`) and its status reads (`/tss/v2`):
+outcomes by the recipient card, idempotency by clientReferenceInformation.code, faults."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+pytestmark = []
+
+
+def test_an_approved_payout_answers_in_cybersource_shape(vd):
+    response = vd.payout("tr_1", amount="1500.00")
+
+    assert response.status_code == 201
+    body = response.json()
+    assert re.fullmatch(r"\d{22}", body["id"])
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", body["submitTimeUtc"])
+    assert body["status"] == "ACCEPTED"
+    assert body["clientReferenceInformation"] == {"code": "tr_1"}
+    assert body["reconciliationId"] == "rectr_1"
+    assert body["orderInformation"] == {
+        "amountDetails": {"totalAmount": "1500.00", "currency": "KES"}
+    }
+    processor = body["processorInformation"]
+    assert re.fullmatch(r"\d{6}", processor["approvalCode"])
+    assert processor["responseCode"] == "00"
+    assert re.fullmatch(r"\d{15}", processor["transactionId"])
+    assert "errorInformation" not in body
+
+
+def test_a_card_ending_0002_is_declined_with_a_reason(vd, recipient_pans):
+    response = vd.payout("tr_2", recipient_pans["declined"])
+
+    assert response.status_code == 201
+    body = response.json()
+    assert body["status"] == "DECLINED"
+    assert body["errorInformation"]["reason"] == "PROCESSOR_DECLINED"
+    assert body["errorInformation"]["message"]
+    assert body["processorInformation"]["responseCode"] == "05"
+    assert "approvalCode" not in body["processorInformation"]
+    assert vd.stats()["payouts"]["outcomes"] == {"ACCEPTED": 0, "DECLINED": 1, "PENDING": 0}
+
+
+def test_a_card_ending_0028_is_503_twice_then_approved_under_the_same_code(vd, recipient_pans):
+    statuses = [vd.payout("tr_3", recipient_pans["flaky"]).status_code for _ in range(3)]
+
+    assert statuses == [503, 503, 201]
+    payouts = vd.stats()["payouts"]
+    assert payouts["made"] == 1
+    assert payouts["outcomes"]["ACCEPTED"] == 1
+
+
+def test_after_a_503_the_code_is_not_found(vd, recipient_pans):
+    vd.payout("tr_3", recipient_pans["flaky"])
+
+    found = vd.search("tr_3").json()
+
+    assert (found["count"], found["totalCount"]) == (0, 0)
+    assert "_embedded" not in found
+
+
+def test_a_card_ending_0036_is_pending_then_approved_when_asked_a_moment_later(
+    make_client, make_vd, recipient_pans, wait
+):
+    vd = make_vd(make_client(SANDBOX_PAYOUT_PENDING_SECONDS="0.2"))
+
+    response = vd.payout("tr_4", recipient_pans["pending"])
+
+    assert response.status_code == 201
+    assert response.json()["status"] == "PENDING"
+    assert "approvalCode" not in response.json()["processorInformation"]
+    assert vd.status_of("tr_4") == "PENDING"
+    assert wait(lambda: vd.status_of("tr_4") == "ACCEPTED", timeout=3)
+    details = vd.transaction(response.json()["id"]).json()
+    assert details["status"] == "ACCEPTED"
+    assert re.fullmatch(r"\d{6}", details["processorInformation"]["approvalCode"])
+
+
+def test_a_card_ending_0044_never_answers_in_time_yet_pays(vd, recipient_pans, wait):
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        started = time.monotonic()
+        slow = pool.submit(vd.payout, "tr_5", recipient_pans["slow"])
+        assert wait(lambda: vd.status_of("tr_5") == "ACCEPTED")
+        assert not slow.done()
+        response = slow.result(timeout=5)
+
+    assert time.monotonic() - started >= 0.3  # SANDBOX_SLOW_SECONDS in the fixtures
+    assert response.json()["status"] == "ACCEPTED"
+    assert vd.stats()["payouts"]["made"] == 1
+
+
+def test_a_repeat_of_a_0044_card_hangs_too_and_pays_nothing_more(vd, recipient_pans):
+    vd.payout("tr_5", recipient_pans["slow"])
+
+    started = time.monotonic()
+    again = vd.payout("tr_5", recipient_pans["slow"])
+
+    assert time.monotonic() - started >= 0.3
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert vd.stats()["payouts"]["made"] == 1
+
+
+def test_a_card_ending_0077_is_approved(vd, recipient_pans):
+    response = vd.payout("tr_6", recipient_pans["no_fast_funds"])
+
+    assert response.json()["status"] == "ACCEPTED"
+
+
+def test_a_payout_to_a_card_that_cannot_receive_is_declined_and_counted(vd, recipient_pans):
+    response = vd.payout("tr_7", recipient_pans["cannot_receive"])
+
+    body = response.json()
+    assert body["status"] == "DECLINED"
+    assert body["errorInformation"]["reason"] == "INVALID_ACCOUNT"
+    assert vd.stats()["payouts"]["sent_to_cards_that_cannot_receive"] == 1
+
+
+def test_a_repeat_with_the_same_code_replays_and_pays_once(vd):
+    first = vd.payout("tr_8")
+
+    again = vd.payout("tr_8")  # a new JWE of the same card, as a real retry sends
+
+    assert again.status_code == 201
+    assert again.json() == first.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    payouts = vd.stats()["payouts"]
+    assert (payouts["made"], payouts["replays"], payouts["duplicate_effects"]) == (1, 1, 0)
+    assert payouts["by_code"]["tr_8"] == {"calls": 2, "replays": 1, "status": "ACCEPTED"}
+
+
+def test_concurrent_sends_of_one_code_pay_once(vd):
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(lambda _: vd.payout("tr_9").json()["id"], range(4)))
+
+    assert len(set(answers)) == 1
+    assert vd.stats()["payouts"]["made"] == 1
+
+
+@pytest.mark.parametrize("change", ["amount", "card"])
+def test_the_same_code_for_another_payout_is_422_and_pays_nothing(vd, make_pan, change):
+    vd.payout("tr_10", "4000000000000093", amount="1500.00")
+    pan = make_pan("400000", "0101") if change == "card" else "4000000000000093"
+    amount = "1600.00" if change == "amount" else "1500.00"
+
+    response = vd.payout("tr_10", pan, amount=amount)
+
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "idempotency_key_reused"
+    assert vd.stats()["payouts"]["made"] == 1
+
+
+def _without(body, path):
+    *parents, leaf = path.split(".")
+    node = body
+    for name in parents:
+        node = node[name]
+    del node[leaf]
+    return body
+
+
+def _with(body, path, value):
+    *parents, leaf = path.split(".")
+    node = body
+    for name in parents:
+        node = node[name]
+    node[leaf] = value
+    return body
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        "clientReferenceInformation.code",
+        "orderInformation.amountDetails.totalAmount",
+        "orderInformation.amountDetails.currency",
+        "senderInformation.name",
+        "senderInformation.referenceNumber",
+        "senderInformation.account.fundsSource",
+        "recipientInformation.firstName",
+        "recipientInformation.country",
+        "processingInformation.businessApplicationId",
+        "paymentInformation.card.encryptedCard",
+    ],
+)
+def test_a_missing_field_is_400_naming_it(vd, field):
+    body = _without(vd.payout_body("tr_11"), field)
+
+    response = vd.send_payout(body)
+
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid_request"
+    assert error["details"] == {"field": field}
+    assert vd.stats()["payouts"]["made"] == 0
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("orderInformation.amountDetails.totalAmount", "15.001"),
+        ("orderInformation.amountDetails.totalAmount", "0.00"),
+        ("orderInformation.amountDetails.totalAmount", "-5.00"),
+        ("orderInformation.amountDetails.totalAmount", 1500.0),
+        ("orderInformation.amountDetails.totalAmount", "1e3"),
+        ("orderInformation.amountDetails.totalAmount", "1234567890123.00"),
+        ("orderInformation.amountDetails.currency", "USD"),
+        ("senderInformation.account.fundsSource", "09"),
+        ("processingInformation.businessApplicationId", "FD"),
+        ("recipientInformation.country", "Kenya"),
+        ("recipientInformation.firstName", "JANE\u0007"),
+        ("clientReferenceInformation.code", "x" * 51),
+        ("processingInformation.reconciliationId", "r" * 26),
+    ],
+)
+def test_a_bad_field_is_400_naming_it(vd, field, value):
+    body = _with(vd.payout_body("tr_12"), field, value)
+
+    response = vd.send_payout(body)
+
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["details"] == {"field": field}
+    assert vd.stats()["payouts"]["made"] == 0
+
+
+def test_an_unsigned_payout_is_401_and_pays_nothing(vd):
+    response = vd.client.post("/pts/v2/payouts", json=vd.payout_body("tr_13"))
+
+    assert response.status_code == 401
+    stats = vd.stats()
+    assert stats["payouts"]["made"] == 0
+    assert stats["signature_failures_by_system"] == {"payouts": 1}
+    assert stats["payouts"]["signature_failures"] == 1
+
+
+def test_a_body_changed_after_signing_is_401(vd):
+    body = vd.payout_body("tr_14")
+    signed_for = vd.payout_body("tr_14", amount="1.00")
+    raw = json.dumps(body).encode()
+    headers = vd.signed.signer.headers("POST", "/pts/v2/payouts", json.dumps(signed_for).encode())
+    response = vd.client.post("/pts/v2/payouts", content=raw, headers=headers)
+
+    assert response.status_code == 401
+    assert response.json()["error"]["reason"] == "digest_mismatch"
+    assert vd.stats()["payouts"]["made"] == 0
+
+
+def test_a_card_that_does_not_decrypt_is_400_and_counted(vd):
+    body = _with(vd.payout_body("tr_15"), "paymentInformation.card.encryptedCard", "garbage")
+
+    response = vd.send_payout(body)
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_jwe"
+    assert vd.stats()["jwe_failures_by_system"] == {"payouts": 1}
+
+
+def test_a_pan_that_fails_luhn_is_400(vd):
+    response = vd.payout("tr_16", "4000000000000001")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_card"
+    assert vd.stats()["payouts"]["made"] == 0
+
+
+def test_no_answer_and_no_stat_carries_the_pan(vd, recipient_pans):
+    pan = recipient_pans["green"]
+    texts = [
+        vd.payout("tr_17", pan).text,
+        vd.search("tr_17").text,
+        vd.client.get("/sandbox/stats").text,
+    ]
+    texts.append(vd.transaction(vd.payout("tr_17", pan).json()["id"]).text)
+
+    assert all(pan not in text for text in texts)
+
+
+# status reads ------------------------------------------------------------------------
+
+
+def test_a_code_never_sent_is_not_found(vd):
+    response = vd.search("tr_never")
+
+    assert response.status_code == 201
+    found = response.json()
+    assert (found["count"], found["totalCount"]) == (0, 0)
+    assert "_embedded" not in found
+    assert found["query"] == "clientReferenceInformation.code:tr_never"
+
+
+def test_search_finds_a_payout_by_its_code(vd):
+    payout = vd.payout("tr_18", amount="250.50").json()
+
+    found = vd.search("tr_18", limit=10).json()
+
+    assert (found["count"], found["totalCount"], found["limit"]) == (1, 1, 10)
+    (summary,) = found["_embedded"]["transactionSummaries"]
+    assert summary["id"] == payout["id"]
+    assert summary["submitTimeUtc"] == payout["submitTimeUtc"]
+    assert summary["merchantId"] == vd.keys["merchant_id"]
+    assert summary["applicationInformation"] == {
+        "status": "ACCEPTED",
+        "reasonCode": "100",
+        "rCode": "1",
+    }
+    assert summary["clientReferenceInformation"] == {"code": "tr_18"}
+    assert summary["orderInformation"] == {
+        "amountDetails": {"totalAmount": "250.50", "currency": "KES"}
+    }
+    assert summary["paymentInformation"] == {"card": {"suffix": "0093", "type": "001"}}
+
+
+def test_search_accepts_a_quoted_code_and_a_time_window(vd):
+    vd.payout("tr-19 x")
+
+    query = (
+        'clientReferenceInformation.code:"tr-19 x"'
+        " AND submitTimeUtc:[NOW/DAY-7DAYS TO NOW/DAY+1DAY}"
+    )
+    found = vd.signed.call("POST", "/tss/v2/searches", {"query": query}).json()
+
+    assert found["totalCount"] == 1
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "merchantId:abc",
+        "clientReferenceInformation.code:",
+        "clientReferenceInformation.code:a OR b",
+        "",
+    ],
+)
+def test_an_unsupported_query_is_400(vd, query):
+    response = vd.signed.call("POST", "/tss/v2/searches", {"query": query})
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "unsupported_query"
+
+
+def test_a_declined_payout_is_found_declined(vd, recipient_pans):
+    vd.payout("tr_20", recipient_pans["declined"])
+
+    summary = vd.search("tr_20").json()["_embedded"]["transactionSummaries"][0]
+
+    assert summary["applicationInformation"] == {
+        "status": "DECLINED",
+        "reasonCode": "233",
+        "rCode": "0",
+    }
+
+
+def test_transaction_details_by_id(vd):
+    payout = vd.payout("tr_21").json()
+
+    response = vd.transaction(payout["id"])
+
+    assert response.status_code == 200
+    details = response.json()
+    assert details["id"] == payout["id"]
+    assert details["status"] == "ACCEPTED"
+    assert details["clientReferenceInformation"] == {"code": "tr_21"}
+    assert details["reconciliationId"] == payout["reconciliationId"]
+    approval = payout["processorInformation"]["approvalCode"]
+    assert details["processorInformation"]["approvalCode"] == approval
+
+
+def test_an_unknown_transaction_id_is_404(vd):
+    response = vd.transaction("1234567890123456789012")
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+def test_status_reads_are_signed(vd):
+    query = {"query": "clientReferenceInformation.code:x"}
+
+    response = vd.client.post("/tss/v2/searches", json=query)
+
+    assert response.status_code == 401
+
+
+# faults ------------------------------------------------------------------------------
+
+
+def test_an_injected_error_pays_nothing(vd):
+    vd.client.post("/sandbox/faults", json={"system": "payouts", "error_rate": 1})
+
+    response = vd.payout("tr_22")
+
+    assert response.status_code == 503
+    vd.client.delete("/sandbox/faults")
+    assert vd.status_of("tr_22") is None
+    assert vd.stats()["payouts"]["made"] == 0
+
+
+def test_an_injected_timeout_pays_after_the_caller_gave_up(vd):
+    vd.client.post("/sandbox/faults", json={"system": "payouts", "timeout_rate": 1})
+
+    started = time.monotonic()
+    response = vd.payout("tr_23")
+
+    assert time.monotonic() - started >= 0.3
+    assert response.status_code == 201
+    assert vd.stats()["faults"]["injected_timeouts"] == {"payouts": 1}
+
+
+def test_a_lost_answer_pays_and_the_status_read_finds_it(vd):
+    vd.client.post("/sandbox/faults", json={"system": "payouts", "lost_answer_rate": 1})
+
+    lost = vd.payout("tr_24")
+
+    assert lost.status_code == 504
+    assert lost.json()["error"]["code"] == "answer_lost"
+    vd.client.delete("/sandbox/faults")
+    assert vd.status_of("tr_24") == "ACCEPTED"
+    again = vd.payout("tr_24")
+    assert again.headers["Idempotent-Replayed"] == "true"
+    stats = vd.stats()
+    assert stats["payouts"]["made"] == 1
+    assert stats["faults"]["injected_lost_answers"] == {"payouts": 1}
+
+
+def test_a_lost_answer_is_listed_as_a_fault(vd):
+    vd.client.post(
+        "/sandbox/faults", json={"system": "payouts", "error_rate": 0.1, "lost_answer_rate": 0.05}
+    )
+
+    faults = vd.client.get("/sandbox/faults").json()["faults"]
+
+    assert faults["payouts"] == {
+        "error_rate": 0.1,
+        "latency_ms": 0,
+        "timeout_rate": 0.0,
+        "lost_answer_rate": 0.05,
+    }
+
+
+def test_payout_calls_are_counted_per_operation(vd):
+    payout = vd.payout("tr_25").json()
+    vd.search("tr_25")
+    vd.transaction(payout["id"])
+
+    assert vd.stats()["calls"]["payouts"] == {"payout": 1, "search": 1, "transaction": 1}
+
+
+def test_reset_forgets_payouts(vd):
+    vd.payout("tr_26")
+
+    vd.client.post("/sandbox/reset")
+
+    assert vd.status_of("tr_26") is None
+    assert vd.stats()["payouts"]["made"] == 0
