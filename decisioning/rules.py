@@ -63,30 +63,40 @@ def kyc_tier(params: dict, facts: Facts) -> Verdict:
                    {"kyc_tier": facts.kyc_tier, "min_tier": minimum})
 
 
+# A swap within a week is the account-takeover window the fraud team sees most (the
+# attacker ports the number, then pushes the card before the victim notices the dead SIM).
+SIM_SWAP_DEFAULT_DECLINE_HOURS = 168
+
+
 def sim_swap(params: dict, facts: Facts) -> Verdict:
-    """params: {"decline_within_hours": 24, "step_up_within_hours": 168,
-    "on_lookup_failure": "yellow"}; 0 turns a threshold off."""
+    """params: {"decline_within_hours": 168, "on_lookup_failure": "red"}.
+
+    Only ever red or green, never yellow: the step-up sends a one-time code by SMS, and
+    after a swap that SMS reaches whoever holds the new SIM, so it proves nothing. Params
+    tuned before this rule declined are read safely: a `step_up_within_hours` window is
+    a decline window too, and any `on_lookup_failure` other than an explicit "green"
+    declines. 0 turns the window off.
+    """
     from .telco import TelcoClient, TelcoUnavailable
 
-    decline_hours = float(params.get("decline_within_hours", 0) or 0)
-    step_up_hours = float(params.get("step_up_within_hours", 168) or 0)
+    window = max(float(params.get("decline_within_hours", SIM_SWAP_DEFAULT_DECLINE_HOURS) or 0),
+                 float(params.get("step_up_within_hours", 0) or 0))
+    unknown = Outcome.GREEN if params.get("on_lookup_failure") == Outcome.GREEN else Outcome.RED
     if not facts.msisdn:
-        return Verdict(_outcome(params, "on_lookup_failure", Outcome.YELLOW), "sim_swap_unknown",
+        return Verdict(unknown, "sim_swap_unknown" if unknown == Outcome.RED else "",
                        {"lookup": "no_msisdn"})
     try:
         swap = TelcoClient().last_sim_swap(facts.msisdn)
     except TelcoUnavailable as exc:
-        # Never a silent green: the configured fallback applies (default: step up).
-        return Verdict(_outcome(params, "on_lookup_failure", Outcome.YELLOW), "sim_swap_unknown",
+        # Never a silent green: declined unless operations chose to let pushes through.
+        return Verdict(unknown, "sim_swap_unknown" if unknown == Outcome.RED else "",
                        {"lookup": exc.code})
     if swap.last_swap_at is None:
         return Verdict(Outcome.GREEN, "", {"last_swap_hours": None})
     hours = (facts.now - swap.last_swap_at).total_seconds() / 3600
-    inputs = {"last_swap_hours": round(hours, 2)}
-    if decline_hours and hours <= decline_hours:
+    inputs = {"last_swap_hours": round(hours, 2), "decline_within_hours": window}
+    if window and hours <= window:
         return Verdict(Outcome.RED, "sim_swap_recent", inputs)
-    if step_up_hours and hours <= step_up_hours:
-        return Verdict(Outcome.YELLOW, "sim_swap_recent", inputs)
     return Verdict(Outcome.GREEN, "", inputs)
 
 
@@ -158,7 +168,8 @@ KINDS: dict[str, Callable[[dict, Facts], Verdict]] = {
     RuleKind.NEW_DEVICE: new_device,
 }
 
-# Installed by the migration; operations edit them afterwards.
+# Today's defaults (the migrations carry frozen copies of what they installed);
+# operations edit them afterwards.
 DEFAULT_RULES = [
     {"key": "card-product-wallet", "kind": RuleKind.CARD_PRODUCT_WALLET, "mode": "enforce",
      "params": {"allowed_products": {}, "outcome": "red"},
@@ -167,9 +178,9 @@ DEFAULT_RULES = [
      "params": {"min_tier": 1, "outcome": "red"},
      "description": "Customers below this KYC tier cannot push cards."},
     {"key": "sim-swap", "kind": RuleKind.SIM_SWAP, "mode": "enforce",
-     "params": {"decline_within_hours": 0, "step_up_within_hours": 168,
-                "on_lookup_failure": "yellow"},
-     "description": "A recent SIM swap steps up (or declines) the push."},
+     "params": {"decline_within_hours": SIM_SWAP_DEFAULT_DECLINE_HOURS,
+                "on_lookup_failure": "red"},
+     "description": "A recent SIM swap, or one the telco cannot confirm, declines the push."},
     {"key": "active-tokens-per-card", "kind": RuleKind.ACTIVE_TOKENS_PER_CARD,
      "mode": "enforce", "params": {"max": 5, "outcome": "red"},
      "description": "At most this many live tokens per card."},

@@ -39,6 +39,7 @@ from tokens import vault
 
 from . import lock_objects, templates
 from .channels import PushGatewayClient, Sent, SmsGatewayClient
+from .signals import one_time_code_undeliverable
 from .models import (
     Channel,
     CustomerProfile,
@@ -51,6 +52,8 @@ from .models import (
 )
 
 logger = logging.getLogger(__name__)
+
+OTP_EVENT_PREFIX = "otp:"  # a code's event: "otp:<sequence>"
 
 NOTIFICATIONS_TOTAL = Counter(
     "notifications_total", "Notification send outcomes",
@@ -80,11 +83,20 @@ def queue_event_notification(*, customer_id: str, object_id, event: str, templat
     ))
 
 
+def sms_number_for(customer_id: str, msisdn: str = "") -> str:
+    """Where an SMS for this customer goes: the number known with the event, else the
+    profile's; empty when there is none (a one-time code cannot reach them)."""
+    return msisdn or _profile(customer_id).msisdn
+
+
 def queue_one_time_code(*, request, code: str, sequence: int) -> Notification:
     """The SMS carrying a step-up code; call inside the request's transaction.
 
     SMS only, whatever the customer prefers. The code is stored sealed for this row and
-    erased once the row is sent or has failed for good; it is never logged.
+    erased once the row is sent or has failed for good; it is never logged. It has a
+    delivery budget of its own (NOTIFICATION_OTP_DELIVERY_SECONDS): a customer waiting
+    at the screen must learn within about a minute that no code is coming, and a
+    failed code is announced (signals.one_time_code_undeliverable).
     """
     profile = _profile(request.customer_id)
     expires_minutes = math.ceil(getattr(settings, "OTP_TTL_SECONDS", 600) / 60)
@@ -92,7 +104,7 @@ def queue_one_time_code(*, request, code: str, sequence: int) -> Notification:
         Notification(
             customer_id=request.customer_id,
             object_id=request.pk,
-            event=f"otp:{sequence}",
+            event=f"{OTP_EVENT_PREFIX}{sequence}",
             template_key=TemplateKey.STEP_UP_CODE,
             channel=Channel.SMS,
             locale=profile.locale,
@@ -232,11 +244,23 @@ def _render(notification: Notification) -> templates.Message:
 def _after_transient_error(claim: _Claim, error: TransientError) -> float | None:
     if claim.attempt < settings.NOTIFICATION_MAX_ATTEMPTS:
         delay = retry_delay(claim.attempt)
-        _record(claim, lambda row: row.schedule_retry(error_code=error.code,
-                                                      delay=timedelta(seconds=delay)),
-                outcome="retried")
-        return delay
+        if _within_delivery_budget(claim.notification, delay):
+            _record(claim, lambda row: row.schedule_retry(error_code=error.code,
+                                                          delay=timedelta(seconds=delay)),
+                    outcome="retried")
+            return delay
     return _after_refusal(claim, "gateway_unavailable")
+
+
+def _within_delivery_budget(notification: Notification, delay: float) -> bool:
+    """Whether a retry after `delay` still falls in the message's delivery budget. Only a
+    one-time code has one: past it the customer has been waiting too long, and the
+    step-up it belongs to should end rather than hang on a code that may never come."""
+    if notification.template_key != TemplateKey.STEP_UP_CODE:
+        return True
+    deadline = notification.created_at + timedelta(
+        seconds=settings.NOTIFICATION_OTP_DELIVERY_SECONDS)
+    return timezone.now() + timedelta(seconds=delay) <= deadline
 
 
 def _after_refusal(claim: _Claim, code: str) -> float | None:
@@ -270,12 +294,28 @@ def _record(claim: _Claim, move, *, outcome: str) -> bool:
         channel = row.channel
         move(row)
         row.save()
+        if row.status == Status.FAILED:
+            _announce_if_undeliverable_code(row)
     NOTIFICATIONS_TOTAL.labels(channel, outcome).inc()
     log = logger.warning if outcome == "failed" else logger.info
     log(f"notification {outcome.replace('_', ' ')}",
         extra={"notification_id": str(row.pk), "template_key": row.template_key,
                "channel": channel, "attempt": claim.attempt, "error_code": row.last_error})
     return True
+
+
+def _announce_if_undeliverable_code(row: Notification) -> None:
+    """Inside the transaction that failed the row: tell whoever waits on this code (the
+    step-up, in provisioning) that it will not arrive."""
+    if row.template_key != TemplateKey.STEP_UP_CODE or not row.event.startswith(OTP_EVENT_PREFIX):
+        return
+    try:
+        sequence = int(row.event.removeprefix(OTP_EVENT_PREFIX))
+    except ValueError:
+        return
+    one_time_code_undeliverable.send(sender=Notification, object_id=row.object_id,
+                                     customer_id=row.customer_id, sequence=sequence,
+                                     error_code=row.last_error)
 
 
 def retry_delay(attempts: int) -> float:
@@ -308,6 +348,7 @@ def drain_outbox(limit: int | None = None) -> dict[str, int]:
                 if row.attempts >= settings.NOTIFICATION_MAX_ATTEMPTS:
                     row.fail(error_code="dispatch_interrupted")
                     row.save()
+                    _announce_if_undeliverable_code(row)
                     counts["failed"] += 1
                     continue
                 row.schedule_retry(error_code="dispatch_interrupted", delay=timedelta(0))

@@ -91,9 +91,9 @@ def available_admin_transitions(obj: ProvisioningRequest, user) -> list[dict]:
     come from the FSM (django-fsm-2's get_available_user_state_transitions)."""
     offered = {t.name for t in obj.get_available_user_state_transitions(user)}
     if obj.state == State.STEP_UP_REQUIRED and obj.otp_expires_at is None:
-        # The code was accepted and the token is being activated: expiring now would
-        # throw away a step-up the customer completed.
-        offered.discard("expire")
+        # The code was accepted and the token is being activated: expiring or cancelling
+        # now would throw away a step-up the customer completed (the service refuses).
+        offered -= {"expire", "cancel"}
     return [{"name": name, "label": label, "help": help_text}
             for name, (label, _call, help_text) in ADMIN_TRANSITIONS.items() if name in offered]
 

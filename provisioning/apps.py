@@ -6,6 +6,7 @@ class ProvisioningConfig(AppConfig):
     verbose_name = "Provisioning"
 
     def ready(self):
+        from . import receivers  # noqa: F401  (step-ups whose code cannot be delivered)
         from . import transition_log  # noqa: F401  (connects the post_transition receiver)
         from config import metrics
 

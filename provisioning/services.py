@@ -283,7 +283,9 @@ def apply_decision(request_id, decision, *, by: str) -> bool:
             request.save()
             from . import step_up
 
-            step_up.start(request)  # code issued and its SMS queued in this transaction
+            # Code issued and its SMS queued in this transaction; or, with no number to
+            # send it to, the step-up ends here (declined, its token deleted).
+            step_up.start(request, by=by)
         else:
             request.decline(by=by, reason="token_service_declined",
                             message="The card could not be added to this wallet.")
@@ -363,6 +365,11 @@ def handle_permanent_failure(request_id, error: PermanentError) -> None:
 
 def cancel_request(customer_id: str, request_id, *, by: str = Trigger.API,
                    actor=None) -> ProvisioningRequest:
+    """Withdraw a request (the customer, or operations in admin). During a step-up the
+    inactive token is deleted at the token service; once the code has been accepted the
+    token is being activated and the request can no longer be withdrawn."""
+    from . import step_up
+
     with transaction.atomic():
         try:
             request = ProvisioningRequest.objects.select_for_update().get(
@@ -370,14 +377,27 @@ def cancel_request(customer_id: str, request_id, *, by: str = Trigger.API,
             )
         except (ProvisioningRequest.DoesNotExist, ValueError, DjangoValidationError):
             raise NotFound("No such provisioning request.") from None
+        if step_up.activation_in_progress(request):
+            raise StateConflict(
+                "The one-time code was accepted and the card is being activated; "
+                "the request can no longer be cancelled.",
+                code="cancel_not_allowed",
+                details={"state": request.state, "activation_in_progress": True},
+            )
+        stepping_up = request.state == State.STEP_UP_REQUIRED
         try:
-            request.cancel(by=by, actor=actor)
+            request.cancel(by=by, actor=actor, reason="cancelled_by_customer"
+                           if str(by) == Trigger.API else "cancelled_by_operations")
         except TransitionNotAllowed:
             raise StateConflict(
                 f"A request in state '{request.state}' cannot be cancelled.",
                 code="cancel_not_allowed", details={"state": request.state},
             ) from None
+        if stepping_up:
+            request.otp_hash = ""  # the code dies with the request
         request.save()
+        if stepping_up:
+            step_up.delete_unused_token_on_commit(request)
     return request
 
 

@@ -4,6 +4,8 @@ The code is six digits from `secrets`, kept only as HMAC-SHA256 under OTP_HASH_K
 bound to the request id, and reaches the customer by SMS only (the notifications
 outbox holds it sealed until sent). Verification and expiry both take the request's
 row lock, so a verify racing the expiry sweep ends in exactly one of the two outcomes.
+A code that cannot reach the customer (no number on file, or its SMS failing for its
+whole delivery budget) ends the step-up at once instead of at expiry.
 """
 
 from __future__ import annotations
@@ -74,10 +76,52 @@ def _issue_code(request: ProvisioningRequest, sequence: int) -> None:
     queue_one_time_code(request=request, code=code, sequence=sequence)
 
 
-def start(request: ProvisioningRequest) -> None:
-    """Called inside the transaction that moved the request to `step_up_required`."""
+def start(request: ProvisioningRequest, *, by: str = Trigger.WORKER) -> None:
+    """Called inside the transaction that moved the request to `step_up_required`.
+
+    A customer with no number on file would wait ten minutes for a code never sent: the
+    step-up ends at once instead (`step_up_no_number`).
+    """
+    from notifications.services import sms_number_for
+
     request.otp_attempts_left = settings.OTP_MAX_ATTEMPTS
+    if not sms_number_for(request.customer_id, request.customer_msisdn):
+        _end_unreachable(request, "step_up_no_number", by=by)
+        return
     _issue_code(request, sequence=1)
+
+
+def activation_in_progress(request: ProvisioningRequest) -> bool:
+    """The code was accepted (verify clears its expiry) and the token is being activated:
+    nothing may end the step-up now but the activation's own outcome."""
+    return request.state == State.STEP_UP_REQUIRED and request.otp_expires_at is None
+
+
+def end_unreachable_step_up(request_id, code: str, *, sequence: int | None = None,
+                            by: str = Trigger.WORKER) -> bool:
+    """The code's SMS could not be delivered (every attempt within its budget failed): end
+    the step-up now rather than at expiry. A failure of an older code, after a resend, or
+    one arriving after the code was accepted changes nothing. True if it moved."""
+    with transaction.atomic():
+        request = lock_objects.provisioning_request_for_update(request_id)
+        if request.state != State.STEP_UP_REQUIRED or activation_in_progress(request):
+            return False
+        if sequence is not None and sequence != request.otp_sends:
+            return False  # a fresher code went out since; its own delivery decides
+        _end_unreachable(request, code, by=by)
+    logger.warning("step-up ended: the code could not reach the customer",
+                   extra={"request_id": str(request_id), "failure_code": code})
+    return True
+
+
+def _end_unreachable(request: ProvisioningRequest, code: str, *, by: str) -> None:
+    """On the locked row in `step_up_required`: declined with a coded reason, the code
+    dropped, the unused token deleted at the token service after commit."""
+    request.decline(by=by, reason=code,
+                    message="The one-time code could not be sent to the customer.")
+    request.otp_hash = ""
+    request.save()
+    delete_unused_token_on_commit(request)
 
 
 def _customer_request_for_update(customer_id: str | None, request_id) -> ProvisioningRequest:
@@ -116,7 +160,7 @@ def verify(customer_id: str, request_id, code: str) -> VerifyOutcome:
         if now >= request.otp_expires_at:
             request.expire(by=Trigger.API, reason="step_up_expired")
             request.save()
-            _delete_unused_token_on_commit(request)
+            delete_unused_token_on_commit(request)
             return VerifyOutcome(request, False, "otp_expired", 0)
         if hmac.compare_digest(hash_code(request.pk, code), request.otp_hash):
             request.otp_hash = ""
@@ -131,7 +175,7 @@ def verify(customer_id: str, request_id, code: str) -> VerifyOutcome:
                             message="The one-time code was entered wrongly too many times.")
             request.otp_hash = ""
             request.save()
-            _delete_unused_token_on_commit(request)
+            delete_unused_token_on_commit(request)
             return VerifyOutcome(request, False, "otp_attempts_exhausted", 0)
         request.save()
         return VerifyOutcome(request, False, "otp_invalid", request.otp_attempts_left)
@@ -177,11 +221,11 @@ def expire_step_up(request_id, *, by: str = Trigger.BEAT, actor=None,
             return False
         request.otp_hash = ""
         request.save()
-        _delete_unused_token_on_commit(request)
+        delete_unused_token_on_commit(request)
     return True
 
 
-def _delete_unused_token_on_commit(request: ProvisioningRequest) -> None:
+def delete_unused_token_on_commit(request: ProvisioningRequest) -> None:
     """The inactive token made for a step-up that failed is deleted at the token service."""
     from tokens.services import request_token_change
 

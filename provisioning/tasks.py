@@ -13,7 +13,7 @@ from celery import shared_task
 
 from config.outside import PermanentError, TransientError
 
-from . import services
+from . import services, step_up
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,11 @@ def request_token_task(self, request_id: str) -> None:
 @shared_task(bind=True, **_TASK_OPTIONS)
 def poll_decision_task(self, request_id: str) -> None:
     _run_outside_step(self, services.poll_decision, request_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def end_unreachable_step_up_task(request_id: str, sequence: int) -> bool:
+    return step_up.end_unreachable_step_up(request_id, "step_up_unreachable", sequence=sequence)
 
 
 @shared_task(acks_late=True, ignore_result=True)

@@ -26,6 +26,7 @@ TOKEN_EVENTS: dict[str, tuple[set[str], str | None]] = {
     "token.deleted": ({"INACTIVE", "ACTIVE", "SUSPENDED"}, "DELETED"),
     "token.updated": ({"INACTIVE", "ACTIVE", "SUSPENDED"}, None),
 }
+TOKEN_EVENT_INITIATORS = ("wallet", "issuer")
 
 
 def _state(request: Request) -> SandboxState:
@@ -93,6 +94,14 @@ async def token_event(request: Request) -> JSONResponse:
     deliver_now = payload.get("deliver", True)
     if not isinstance(deliver_now, bool):
         raise SandboxError(400, "invalid_request", "deliver must be true or false")
+    # Who made a lifecycle change at the token service: the wallet (the default) or the
+    # issuer through it; the service records who may lift a suspension from this.
+    initiator = payload.get("initiator")
+    if initiator is not None and (initiator not in TOKEN_EVENT_INITIATORS
+                                  or event_type == "token.updated"):
+        raise SandboxError(400, "invalid_request",
+                           f"initiator must be one of {', '.join(TOKEN_EVENT_INITIATORS)}, "
+                           "on a lifecycle event")
     sources, target = TOKEN_EVENTS[event_type]
     with state.lock:
         token = state.tokens.get(request.path_params["token_ref"])
@@ -112,6 +121,8 @@ async def token_event(request: Request) -> JSONResponse:
         else:
             token.status = target
             data = {"token_ref": token.token_ref, "status": token.status}
+            if initiator is not None:
+                data["initiator"] = initiator
     event = build_event(state, event_type, data)
     if not deliver_now:
         with state.lock:

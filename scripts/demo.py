@@ -12,8 +12,11 @@ the demo cannot run at all (stack down, no token). Standard library only.
 
 Every run makes its own customers and cards in the sandbox (so the issuer's velocity
 rules never see yesterday's runs): an English customer, a Swahili one, and one whose
-SIM was swapped an hour ago (the sandbox telco: numbers ending 01). At the end it reads
-each customer's SMS inbox, as their phones would, and checks every outcome was told once.
+SIM was swapped an hour ago (the sandbox telco: numbers ending 01), whose push is
+refused before any one-time code is sent (an SMS code would reach the swapped SIM). At
+the end it reads each customer's SMS inbox, as their phones would, and checks every
+outcome was told once, and that the swapped customer got no code and no word of why.
+The demo plays the app, so it sees only customer-facing failure codes.
 """
 
 from __future__ import annotations
@@ -79,6 +82,9 @@ class Scenario:
     on_state: Mapping[str, Action] = field(default_factory=dict)
     customer: str = "main"
     label: str = ""
+    # No one-time code may reach this customer's phone, and no message may name the
+    # control that refused them.
+    refused_without_code: bool = False
 
     @property
     def name(self) -> str:
@@ -150,14 +156,14 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("card_green", "google_pay", "provisioned",
              "Swahili customer: every message in Swahili", customer="swahili",
              label="card_green_sw"),
-    Scenario("card_green", "google_pay", "provisioned",
-             "SIM swapped an hour ago: the issuer steps up a green card",
-             customer="swapped", label="card_green_swap",
-             on_state={"step_up_required": verify_with_sms_code}),
+    Scenario("card_green", "google_pay", "ineligible",
+             "SIM swapped an hour ago: refused before any code goes to the swapped SIM",
+             customer="swapped", label="card_green_swap", expected_failure="declined_by_issuer",
+             refused_without_code=True),
     Scenario("card_expired", "google_pay", "ineligible", "issuer: the card has expired",
              default=False),
     Scenario("card_slow", "google_pay", "failed", "token service never answers in time",
-             expected_failure="token_service_timeout"),
+             expected_failure="try_again_later"),
 )
 
 
@@ -318,9 +324,6 @@ class Demo:
                 extra = ""
                 if new_state in TERMINAL and tracked.failure_code:
                     extra = f"  ({tracked.failure_code})"
-                reasons = (resource.get("decision") or {}).get("reason_codes")
-                if new_state == "step_up_required" and reasons:
-                    extra = f"  (reasons: {', '.join(reasons)})"
                 card = tracked.scenario.name
                 self.say(f"{card:<14} {tracked.state} {ARROW} {new_state}{extra}")
             tracked.state = new_state
@@ -563,6 +566,15 @@ def print_inboxes(demo: Demo, tracked: list[Tracked], stats_before) -> list[str]
         print(f"  {customer.msisdn} ({customer.locale}):")
         for message in inbox(customer):
             print(f"    [{message['channel']}] {short(message['body'], 110)}")
+    for item in tracked:
+        if not item.scenario.refused_without_code:
+            continue
+        for message in inbox(demo.customers[item.scenario.customer]):
+            words = [word.strip(".,") for word in message["body"].split()]
+            if any(word.isdigit() and len(word) == 6 for word in words):
+                problems.append(f"{item.scenario.name}: a one-time code reached the phone")
+            if {word.lower() for word in words} & {"sim", "swap", "swapped"}:
+                problems.append(f"{item.scenario.name}: a message names the control")
     stats_after = demo.sandbox_get("/sandbox/stats")
     duplicated = counter_delta(stats_after.get("messages", {}).get("duplicate_references", 0),
                                stats_before.get("messages", {}).get("duplicate_references", 0))
@@ -635,8 +647,10 @@ def run(args: argparse.Namespace) -> int:
     if problems:
         print("FAILED:\n  " + "\n  ".join(problems))
         return 1
+    swapped = any(item.scenario.refused_without_code for item in tracked)
     print(f"all {len(tracked)} request(s) reached their expected state; no duplicate effects; "
           "every outcome told to its customer once"
+          + ("; no one-time code reached the SIM-swapped phone" if swapped else "")
           + (f" (worker killed at {args.kill_worker_at:g} s)" if chaos else ""))
     return 0
 

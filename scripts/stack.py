@@ -296,7 +296,7 @@ def run_management_command(name: str, argv: list[str], env: Mapping[str, str]) -
 
 
 def internal_port() -> str:
-    """The internal listener's port when one is exported (ADR 0005), else ''. The dev stack
+    """The internal listener's port when one is exported (ADR 0006), else ''. The dev stack
     has one listener serving everything unless INTERNAL_PORT asks for the production split."""
     port = os.environ.get("INTERNAL_PORT", "").strip()
     return "" if port in ("", "0") else port

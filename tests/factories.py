@@ -43,3 +43,6 @@ class TokenFactory(factory.django.DjangoModelFactory):
     token_expiry = "12/29"
     pan_fingerprint = factory.LazyFunction(lambda: uuid.uuid4().hex * 2)
     state = TokenState.ACTIVE
+    # A suspended token is the customer's own suspension unless a test says otherwise.
+    suspended_by = factory.LazyAttribute(
+        lambda token: "customer" if token.state == TokenState.SUSPENDED else "")

@@ -51,9 +51,11 @@ class TokenAdmin(ReadOnlyAdmin):
     search_fields = ("=token_ref", "=customer_id", "=token_last4")
     search_help_text = "Token reference, customer id or token last four (exact)."
     show_full_result_count = False
-    fields = ("id", "token_ref", "state_coloured", "wallet", "token_last4", "token_expiry",
-              "customer_id", "card_id", "device_id", "request_link", "created_at",
-              "state_changed_at", "last_event_at", "operations_requested")
+    # `suspended_by`: the app may lift only the customer's own suspension; operations may
+    # resume any (the resume button), and the history below names the user.
+    fields = ("id", "token_ref", "state_coloured", "suspended_by", "wallet", "token_last4",
+              "token_expiry", "customer_id", "card_id", "device_id", "request_link",
+              "created_at", "state_changed_at", "last_event_at", "operations_requested")
     readonly_fields = fields
 
     @admin.display(description="state", ordering="state")

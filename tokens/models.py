@@ -24,6 +24,29 @@ class TokenState(models.TextChoices):
     DELETED = "deleted"
 
 
+class SuspendedBy(models.TextChoices):
+    """Who suspended a token, which decides who may lift the suspension: the app lifts
+    only the customer's own; operations lift any in admin; the token service's own events
+    (it owns the truth) move the token whatever this says."""
+
+    CUSTOMER = "customer", "Customer (the app)"
+    OPERATIONS = "operations", "Operations (admin; the user is in the history)"
+    TOKEN_SERVICE = "token_service", "Token service or wallet"
+    ISSUER = "issuer", "Issuer (through the token service)"
+
+
+# Who a suspension by each trigger comes from; anything else (webhook, beat's
+# reconciliation) is the token service's own.
+_SUSPENDED_BY_TRIGGER = {"api": SuspendedBy.CUSTOMER, "admin": SuspendedBy.OPERATIONS}
+# A second suspension of a suspended token is recorded when it comes from more authority.
+_AUTHORITY = {"": 0, SuspendedBy.CUSTOMER: 1, SuspendedBy.OPERATIONS: 2,
+              SuspendedBy.TOKEN_SERVICE: 3, SuspendedBy.ISSUER: 4}
+
+
+def outranks(suspended_by: str, than: str) -> bool:
+    return _AUTHORITY.get(suspended_by, 0) > _AUTHORITY.get(than, 0)
+
+
 class Token(ConcurrentTransitionMixin, models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     provisioning_request = models.OneToOneField(
@@ -40,6 +63,9 @@ class Token(ConcurrentTransitionMixin, models.Model):
     pan_fingerprint = models.CharField(max_length=64, db_index=True)
 
     state = FSMField(default=TokenState.INACTIVE, choices=TokenState.choices, protected=True)
+    # While suspended: who did it (empty otherwise).
+    suspended_by = models.CharField(max_length=16, choices=SuspendedBy.choices, blank=True,
+                                    default="")
     # Time of the newest token-service event applied, so an older one never moves it back.
     last_event_at = models.DateTimeField(null=True, blank=True)
     # Lifecycle operations asked of the token service, to make idempotency keys unique.
@@ -84,18 +110,25 @@ class Token(ConcurrentTransitionMixin, models.Model):
         self._entered()
 
     @transition(field=state, source=TokenState.ACTIVE, target=TokenState.SUSPENDED)
-    def suspend(self, *, by, reason="", actor=None):
+    def suspend(self, *, by, reason="", actor=None, suspended_by=""):
+        """`suspended_by` when the trigger alone does not say (the issuer, by the token
+        service's event); else the customer for the API, operations for admin, the token
+        service for the rest."""
         self._entered()
+        self.suspended_by = suspended_by or _SUSPENDED_BY_TRIGGER.get(
+            str(by), SuspendedBy.TOKEN_SERVICE)
 
     @transition(field=state, source=TokenState.SUSPENDED, target=TokenState.ACTIVE)
     def resume(self, *, by, reason="", actor=None):
         self._entered()
+        self.suspended_by = ""
 
     @transition(field=state,
                 source=[TokenState.INACTIVE, TokenState.ACTIVE, TokenState.SUSPENDED],
                 target=TokenState.DELETED)
     def delete_token(self, *, by, reason="", actor=None):
         self._entered()
+        self.suspended_by = ""
 
 
 class WebhookEvent(models.Model):

@@ -22,7 +22,7 @@ from config.errors import NotFound, StateConflict
 from config.outside import PermanentError
 from provisioning.models import ProvisioningRequest, State, Trigger
 
-from .models import Token, TokenState
+from .models import SuspendedBy, Token, TokenState, outranks
 
 logger = logging.getLogger(__name__)
 
@@ -113,6 +113,20 @@ def activate_after_step_up(request_id) -> None:
 
 # --- lifecycle requested by the customer or operations --------------------------------------
 
+class ResumeNotAllowed(StateConflict):
+    code = "resume_not_allowed"
+    # Says neither who suspended the card nor why: that is for customer care to tell.
+    message = "This card cannot be resumed from the app. Please contact M-Pesa customer care."
+
+
+def _may_resume(token: Token, by: str) -> bool:
+    """Only whoever suspended a token lifts it, or more authority: the app lifts the
+    customer's own suspensions; operations (admin) lift any."""
+    if str(by) == Trigger.API:
+        return token.suspended_by == SuspendedBy.CUSTOMER
+    return True
+
+
 def request_token_change(token_id, operation: str, *, by: str, actor=None,
                          customer_id: str | None = None, reason: str = "") -> Token:
     """Accept a suspend/resume/delete: check it is legal now, enqueue the token-service
@@ -130,6 +144,10 @@ def request_token_change(token_id, operation: str, *, by: str, actor=None,
         if not can_proceed(getattr(token, OPERATIONS[operation])):
             raise StateConflict(f"A token in state '{token.state}' cannot be {operation}d.",
                                 code="invalid_token_state", details={"state": token.state})
+        if operation == "resume" and not _may_resume(token, by):
+            logger.info("resume refused: suspended by someone else",
+                        extra={"token_id": str(token.pk), "suspended_by": token.suspended_by})
+            raise ResumeNotAllowed()
         Token.objects.filter(pk=token.pk).update(operations_requested=F("operations_requested") + 1)
         sequence = token.operations_requested + 1
         change_token_task.delay_on_commit(str(token.pk), operation, sequence,
@@ -150,6 +168,11 @@ def apply_token_change(token_id, operation: str, sequence: int, *, by: str = Tri
         logger.info("no-op: token already moved", extra={"token_id": str(token_id),
                                                           "state": token.state})
         return False
+    if operation == "resume" and not _may_resume(token, by):
+        # Suspended again, with more authority, after the app's resume was accepted.
+        logger.info("no-op: resume no longer allowed", extra={
+            "token_id": str(token_id), "suspended_by": token.suspended_by})
+        return False
     client = TokenServiceClient()
     try:
         remote = client.change_token(token.token_ref, operation,
@@ -163,10 +186,14 @@ def apply_token_change(token_id, operation: str, sequence: int, *, by: str = Tri
         # change we have not heard of yet): align with what it says.
         remote = client.get_token(token.token_ref)
         target = _REMOTE_TO_LOCAL[remote.status] if remote else TokenState.DELETED
+        # A suspension found there is the token service's, not the asker's.
+        return _align(token_id, target, by=by, actor=actor, reason=reason or operation,
+                      suspended_by=SuspendedBy.TOKEN_SERVICE)
     return _align(token_id, target, by=by, actor=actor, reason=reason or operation)
 
 
-def _align(token_id, target: str, *, by: str, actor="", reason: str = "") -> bool:
+def _align(token_id, target: str, *, by: str, actor="", reason: str = "",
+           suspended_by: str = "") -> bool:
     """Move our token to `target` along legal transitions; True if it moved."""
     path = {
         (TokenState.INACTIVE, TokenState.ACTIVE): ["activate"],
@@ -185,7 +212,8 @@ def _align(token_id, target: str, *, by: str, actor="", reason: str = "") -> boo
                            extra={"token_id": str(token_id), "from": source, "to": target})
             return False
         for move in moves:
-            getattr(token, move)(by=by, actor=actor or None, reason=reason)
+            extra = {"suspended_by": suspended_by} if move == "suspend" else {}
+            getattr(token, move)(by=by, actor=actor or None, reason=reason, **extra)
         token.save()
     return True
 
@@ -193,7 +221,6 @@ def _align(token_id, target: str, *, by: str, actor="", reason: str = "") -> boo
 # --- events from the token service ----------------------------------------------------------
 
 _LIFECYCLE_TRANSITIONS = {
-    "token.suspended": "suspend",
     "token.resumed": "resume",
     "token.deleted": "delete_token",
 }
@@ -221,6 +248,23 @@ def apply_lifecycle_event(event: dict, created_at) -> str:
         if event["type"] == "token.updated":
             token.token_last4 = str(data.get("token_last4") or token.token_last4)[:4]
             token.token_expiry = str(data.get("token_expiry") or token.token_expiry)[:5]
+        elif event["type"] == "token.suspended":
+            # The issuer may suspend through the token service; else it is its own (or
+            # the wallet's) suspension.
+            by_whom = (SuspendedBy.ISSUER if data.get("initiator") == "issuer"
+                       else SuspendedBy.TOKEN_SERVICE)
+            if token.state == TokenState.SUSPENDED:
+                # Suspended already (by the customer, say): more authority takes over, so
+                # the app can no longer lift what the token service put on top.
+                if outranks(by_whom, token.suspended_by):
+                    token.suspended_by = by_whom
+                else:
+                    outcome = WebhookEvent.Outcome.IGNORED
+            else:
+                try:
+                    token.suspend(by=Trigger.WEBHOOK, reason=event["type"], suspended_by=by_whom)
+                except TransitionNotAllowed:
+                    outcome = WebhookEvent.Outcome.IGNORED  # inactive, or deleted
         elif event["type"] in _LIFECYCLE_TRANSITIONS:
             move = getattr(token, _LIFECYCLE_TRANSITIONS[event["type"]])
             try:

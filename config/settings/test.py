@@ -40,6 +40,8 @@ OUTSIDE_READ_TIMEOUT = env.float("OUTSIDE_READ_TIMEOUT", default=1.0)
 OUTSIDE_MAX_ATTEMPTS = env.int("OUTSIDE_MAX_ATTEMPTS", default=4)
 OUTSIDE_RETRY_BASE_SECONDS = env.float("OUTSIDE_RETRY_BASE_SECONDS", default=0.1)
 OUTSIDE_RETRY_MAX_SECONDS = env.float("OUTSIDE_RETRY_MAX_SECONDS", default=0.4)
+# A one-time code whose SMS keeps failing ends its step-up after a few seconds, not a minute.
+NOTIFICATION_OTP_DELIVERY_SECONDS = env.int("NOTIFICATION_OTP_DELIVERY_SECONDS", default=4)
 LOG_FORMAT = "text"
 LOGGING["handlers"]["console"]["formatter"] = "text"  # noqa: F405
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {  # noqa: F405

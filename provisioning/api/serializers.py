@@ -9,6 +9,7 @@ import logging
 from rest_framework import serializers
 
 from config.validators import refuse_card_number
+from provisioning import customer_codes
 from provisioning.models import ProvisioningRequest, State, Wallet
 
 logger = logging.getLogger(__name__)
@@ -81,15 +82,16 @@ class ProvisioningRequestSerializer(serializers.ModelSerializer):
     token = serializers.SerializerMethodField()
     wallet_payload = serializers.SerializerMethodField()
     wallet_payload_status = serializers.SerializerMethodField()
-    decision = serializers.SerializerMethodField()
     failure = serializers.SerializerMethodField()
 
     class Meta:
         model = ProvisioningRequest
+        # No decision or reason codes: which control fired, and its inputs, stay for
+        # admin and the logs (a fraudster must not learn what stopped them).
         fields = [
             "id", "state", "wallet", "card_id", "card_last4", "device", "wallet_account_id",
-            "step_up", "token", "wallet_payload", "wallet_payload_status", "decision",
-            "failure", "created_at", "updated_at",
+            "step_up", "token", "wallet_payload", "wallet_payload_status", "failure",
+            "created_at", "updated_at",
         ]
 
     def get_card_last4(self, obj) -> str | None:
@@ -140,21 +142,10 @@ class ProvisioningRequestSerializer(serializers.ModelSerializer):
             return obj.wallet_payload_erased_reason
         return None
 
-    def get_decision(self, obj) -> dict | None:
-        """The decision and its reason codes; never the inputs behind them (a fraudster
-        must not learn which threshold was hit or by how much)."""
-        if not obj.issuer_decision and not obj.token_service_decision:
-            return None
-        from decisioning.models import most_restrictive
-
-        outcome = most_restrictive(obj.issuer_decision or "green",
-                                   obj.token_service_decision or "green")
-        return {"outcome": outcome, "reason_codes": list(obj.decision_reasons or [])}
-
     def get_failure(self, obj) -> dict | None:
-        if not obj.failure_code:
-            return None
-        return {"code": obj.failure_code, "message": obj.failure_message}
+        """A customer-facing code and message (provisioning/customer_codes.py); the precise
+        internal code stays on the row."""
+        return customer_codes.customer_failure(obj.failure_code)
 
 
 class VerifyOtpSerializer(serializers.Serializer):

@@ -1,5 +1,8 @@
 """Issuer decisioning: each rule at its boundaries, combining with the token service's
-outcomes, the telco down, shadow mode, versioning, and velocity under concurrency."""
+outcomes, the telco down, shadow mode, versioning, and velocity under concurrency.
+
+The SIM-swap rule only ever declines or passes: a one-time code sent by SMS to a number
+whose SIM was just swapped reaches the attacker, so it can never be the step-up."""
 
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from provisioning import services
 from provisioning.issuer import Eligibility
 from provisioning.models import ProvisioningRequest, State, Trigger
 from tests.factories import ProvisioningRequestFactory, TokenFactory
-from tokens.models import TokenState
+from tokens.models import Token, TokenState
 from tokens.token_service import Decision
 
 ELIGIBLE = Eligibility(True, "", "1111", "visa_classic", "+254700000100", "tier_2")
@@ -64,35 +67,104 @@ def evaluate(request=None, eligibility=ELIGIBLE):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("hours,expected", [(0.5, "yellow"), (167.9, "yellow"), (168.1, "green"),
+@pytest.mark.parametrize("hours,expected", [(0.5, "red"), (167.9, "red"), (168.1, "green"),
                                             (None, "green")])
-def test_sim_swap_steps_up_within_the_window(telco, hours, expected):
+def test_sim_swap_within_the_default_window_declines_and_never_steps_up(telco, hours, expected):
     only("sim-swap")
     telco.swapped_hours_ago = hours
     decision = evaluate()
     assert decision.outcome == expected
-    assert decision.reason_codes == (["sim_swap_recent"] if expected == "yellow" else [])
+    assert decision.reason_codes == (["sim_swap_recent"] if expected == "red" else [])
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("hours,expected", [(23.9, "red"), (24.1, "yellow"), (200, "green")])
-def test_sim_swap_declines_within_the_decline_window_when_configured(telco, hours, expected):
+@pytest.mark.parametrize("hours,expected", [(23.9, "red"), (24.1, "green"), (200, "green")])
+def test_operations_tune_the_decline_window(telco, hours, expected):
     only("sim-swap")
-    set_params("sim-swap", decline_within_hours=24, step_up_within_hours=168)
+    rule = DecisionRule.objects.get(key="sim-swap")
+    rule.params = {"decline_within_hours": 24, "on_lookup_failure": "red"}
+    rule.save()
     telco.swapped_hours_ago = hours
     assert evaluate().outcome == expected
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("fallback,expected", [(None, "yellow"), ("red", "red")])
-def test_telco_down_applies_the_fallback_never_a_silent_green(telco, fallback, expected):
+@pytest.mark.parametrize("hours,expected", [(12, "red"), (100, "red"), (167, "red"),
+                                            (169, "green")])
+def test_a_step_up_window_tuned_earlier_declines_instead_of_sending_a_code(telco, hours,
+                                                                          expected):
     only("sim-swap")
-    if fallback:
-        set_params("sim-swap", on_lookup_failure=fallback)
+    rule = DecisionRule.objects.get(key="sim-swap")
+    rule.params = {"decline_within_hours": 24, "step_up_within_hours": 168,
+                   "on_lookup_failure": "yellow"}
+    rule.save()
+    telco.swapped_hours_ago = hours
+    decision = evaluate()
+    assert decision.outcome == expected
+    assert "yellow" not in {item.verdict.outcome for item in decision.results}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("fallback,expected", [(None, "red"), ("red", "red"), ("yellow", "red"),
+                                               ("green", "green")])
+def test_telco_down_declines_unless_operations_explicitly_let_it_pass(telco, fallback, expected):
+    only("sim-swap")
+    rule = DecisionRule.objects.get(key="sim-swap")
+    rule.params = {"decline_within_hours": 168,
+                   **({"on_lookup_failure": fallback} if fallback else {})}
+    rule.save()
     telco.down = True
     decision = evaluate()
     assert decision.outcome == expected
-    assert decision.reason_codes == ["sim_swap_unknown"]
+    assert decision.reason_codes == (["sim_swap_unknown"] if expected == "red" else [])
+
+
+@pytest.mark.django_db
+def test_no_number_on_file_is_a_swap_date_unknown_and_declines(telco):
+    only("sim-swap")
+    eligibility = Eligibility(True, "", "1111", "visa_classic", "", "tier_2")
+    decision = evaluate(eligibility=eligibility)
+    assert (decision.outcome, decision.reason_codes) == ("red", ["sim_swap_unknown"])
+
+
+@pytest.mark.django_db
+def test_the_installed_sim_swap_rule_declines_within_a_week_and_on_unknown():
+    rule = DecisionRule.objects.get(key="sim-swap")
+    assert rule.params == {"decline_within_hours": 168, "on_lookup_failure": "red"}
+
+
+def _sim_swap_migration():
+    import importlib
+
+    return importlib.import_module("decisioning.migrations.0004_sim_swap_declines_by_default")
+
+
+@pytest.mark.django_db
+def test_the_migration_moves_the_rule_still_on_the_old_defaults_to_decline():
+    from django.apps import apps
+
+    old = {"decline_within_hours": 0, "step_up_within_hours": 168, "on_lookup_failure": "yellow"}
+    DecisionRule.objects.filter(key="sim-swap").update(params=old)
+    before = DecisionRule.objects.get(key="sim-swap").version
+    _sim_swap_migration().decline_on_recent_or_unknown_swap(apps, None)
+    rule = DecisionRule.objects.get(key="sim-swap")
+    assert rule.params == {"decline_within_hours": 168, "on_lookup_failure": "red"}
+    assert (rule.version, rule.updated_by) == (before + 1, "migration")
+    latest = DecisionRuleVersion.objects.get(rule=rule, version=before + 1)
+    assert (latest.params, latest.changed_by) == (rule.params, "migration")
+
+
+@pytest.mark.django_db
+def test_the_migration_leaves_a_rule_operations_tuned_alone():
+    from django.apps import apps
+
+    tuned = {"decline_within_hours": 24, "step_up_within_hours": 72, "on_lookup_failure": "yellow"}
+    DecisionRule.objects.filter(key="sim-swap").update(params=tuned)
+    before = DecisionRule.objects.get(key="sim-swap").version
+    _sim_swap_migration().decline_on_recent_or_unknown_swap(apps, None)
+    rule = DecisionRule.objects.get(key="sim-swap")
+    assert (rule.params, rule.version) == (tuned, before)
+    assert not DecisionRuleVersion.objects.filter(rule=rule, version=before + 1).exists()
 
 
 @pytest.mark.django_db
@@ -193,10 +265,10 @@ def test_shadow_rule_is_recorded_but_changes_nothing(telco):
     assert decision.outcome == "green" and decision.reason_codes == []
     decisioning.record(request, decision)
     result = RuleResult.objects.get(request=request)
-    assert (result.outcome, result.mode, result.reason_code) == ("yellow", "shadow",
+    assert (result.outcome, result.mode, result.reason_code) == ("red", "shadow",
                                                                  "sim_swap_recent")
     assert decisioning.firing_counts(timezone.now() - timedelta(hours=1)) == {
-        "sim-swap": {"yellow": 1}}
+        "sim-swap": {"red": 1}}
 
 
 @pytest.mark.django_db
@@ -229,20 +301,23 @@ class Issuer:
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("issuer_hours,tsp,expected", [
-    (None, "green", State.PROVISIONED),
-    (None, "yellow", State.STEP_UP_REQUIRED),
-    (None, "red", State.DECLINED),
-    (1, "green", State.STEP_UP_REQUIRED),
-    (1, "yellow", State.STEP_UP_REQUIRED),
-    (1, "red", State.DECLINED),
+@pytest.mark.parametrize("issuer_yellow,tsp,expected", [
+    (False, "green", State.PROVISIONED),
+    (False, "yellow", State.STEP_UP_REQUIRED),
+    (False, "red", State.DECLINED),
+    (True, "green", State.STEP_UP_REQUIRED),
+    (True, "yellow", State.STEP_UP_REQUIRED),
+    (True, "red", State.DECLINED),
 ])
-def test_the_most_restrictive_of_issuer_and_token_service_wins(monkeypatch, telco, issuer_hours,
+def test_the_most_restrictive_of_issuer_and_token_service_wins(monkeypatch, issuer_yellow,
                                                                tsp, expected):
-    only("sim-swap")
-    telco.swapped_hours_ago = issuer_hours
+    # The new-device rule is the issuer's yellow here: the SIM-swap rule never steps up.
+    if issuer_yellow:
+        only("new-device")
+    else:
+        only()
     monkeypatch.setattr(services, "IssuerClient", Issuer)
-    request = ProvisioningRequestFactory(state=State.RECEIVED)
+    request = ProvisioningRequestFactory(state=State.RECEIVED, customer_msisdn="+254700000100")
     services.check_eligibility(request.pk)
     stored = ProvisioningRequest.objects.get(pk=request.pk)
     assert stored.state == State.ELIGIBLE
@@ -254,8 +329,20 @@ def test_the_most_restrictive_of_issuer_and_token_service_wins(monkeypatch, telc
                             by=Trigger.WORKER)
     final = ProvisioningRequest.objects.get(pk=request.pk)
     assert final.state == expected
-    if issuer_hours is not None:
-        assert "sim_swap_recent" in final.decision_reasons
+    if issuer_yellow:
+        assert "new_device" in final.decision_reasons
+
+
+@pytest.mark.django_db
+def test_a_recent_sim_swap_ends_ineligible_before_the_token_service_is_asked(monkeypatch, telco):
+    only("sim-swap")
+    telco.swapped_hours_ago = 1
+    monkeypatch.setattr(services, "IssuerClient", Issuer)
+    request = ProvisioningRequestFactory(state=State.RECEIVED)
+    services.check_eligibility(request.pk)
+    stored = ProvisioningRequest.objects.get(pk=request.pk)
+    assert (stored.state, stored.failure_code) == (State.INELIGIBLE, "sim_swap_recent")
+    assert not Token.objects.filter(provisioning_request=stored).exists()
 
 
 @pytest.mark.django_db
@@ -273,16 +360,19 @@ def test_issuer_red_ends_ineligible_with_the_reason_and_the_rule_results(monkeyp
 
 
 @pytest.mark.django_db
-def test_api_shows_the_decision_and_reason_codes_but_never_the_inputs(api_client, customer_id):
-    request = ProvisioningRequestFactory(customer_id=customer_id, state=State.STEP_UP_REQUIRED,
-                                         issuer_decision="yellow", token_service_decision="green",
+def test_api_shows_neither_the_rule_nor_its_inputs(api_client, customer_id):
+    request = ProvisioningRequestFactory(customer_id=customer_id, state=State.INELIGIBLE,
+                                         issuer_decision="red", failure_code="sim_swap_recent",
+                                         failure_message="issuer rules declined",
                                          decision_reasons=["sim_swap_recent"])
     RuleResult.objects.create(request=request, rule_key="sim-swap", rule_kind="sim_swap",
-                              rule_version=1, mode="enforce", outcome="yellow",
+                              rule_version=1, mode="enforce", outcome="red",
                               reason_code="sim_swap_recent", inputs={"last_swap_hours": 1.25})
     body = api_client.get(f"/api/v1/provisioning-requests/{request.pk}").json()
-    assert body["decision"] == {"outcome": "yellow", "reason_codes": ["sim_swap_recent"]}
-    assert "last_swap_hours" not in str(body) and "1.25" not in str(body)
+    assert body["failure"]["code"] == "declined_by_issuer"
+    assert "decision" not in body
+    text = str(body)
+    assert "sim_swap" not in text and "last_swap_hours" not in text and "1.25" not in text
 
 
 @pytest.mark.django_db
@@ -319,7 +409,7 @@ def test_only_operations_may_edit_a_rule(client):
             # the read-only versions inline still posts its management form
             "versions-TOTAL_FORMS": "0", "versions-INITIAL_FORMS": "0"}
     client.post(url, form)
-    assert DecisionRule.objects.get(pk=rule.pk).version == 1
+    assert DecisionRule.objects.get(pk=rule.pk).version == before
     operations = User.objects.create_user("ops_x", password="x" * 14, is_staff=True)
     operations.groups.add(Group.objects.get(name="operations"))
     client.force_login(operations)

@@ -1,60 +1,76 @@
-"""Issuer decisioning on the live stack: a SIM swapped an hour ago steps the push up even
-though the token service says green; configured to decline, it ends ineligible."""
+"""Issuer decisioning on the live stack: a SIM swapped an hour ago, or a swap date the telco
+cannot give, declines the push before the token service is asked and before any code is
+sent (an SMS code would reach whoever holds the swapped SIM); operations can tune the
+decline window."""
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
+import requests
 
 from decisioning.models import DecisionRule, RuleResult
 from provisioning.models import ProvisioningRequest
-from tests.live import luhn_pan
+from tests.live import luhn_pan, wait_until
 
 pytestmark = [pytest.mark.integration]
+SWAPPED_MSISDN = "+254700000101"  # the sandbox telco: swapped an hour ago
+TELCO_DOWN_MSISDN = "+254700000103"  # the sandbox telco: 503
 
 
-def swapped_customer(stack) -> tuple[str, str]:
-    """A customer whose number ends 01 (the sandbox telco: swapped an hour ago)."""
+def customer_with_card(stack, msisdn: str, last4: str = "4242") -> tuple[str, str]:
     customer = f"cust_swap_{uuid.uuid4().hex[:8]}"
     response = stack.sandbox_post("/sandbox/cards", {
-        "customer_id": customer, "pan": luhn_pan("4242"), "expiry": "12/30", "status": "active",
-        "msisdn": "+254700000101", "cardholder_name": "SWAPPED SIM"})
+        "customer_id": customer, "pan": luhn_pan(last4), "expiry": "12/30", "status": "active",
+        "msisdn": msisdn, "cardholder_name": "SWAPPED SIM"})
     assert response.status_code == 201, response.text
     return customer, response.json()["card_id"]
 
 
-def test_recent_sim_swap_steps_up_a_push_the_token_service_would_pass(stack):
-    customer, card_id = swapped_customer(stack)
-    created = stack.create(card_id, customer_id=customer)
-    stack.wait_for_state(created["id"], "step_up_required")
-    data = stack.read(created["id"], customer_id=customer)
-    assert data["decision"] == {"outcome": "yellow", "reason_codes": ["sim_swap_recent"]}
-    assert data["token"]["state"] == "inactive"
-    result = RuleResult.objects.get(request_id=created["id"], rule_key="sim-swap")
-    assert (result.outcome, result.reason_code) == ("yellow", "sim_swap_recent")
-    assert 0.5 < result.inputs["last_swap_hours"] < 1.5
+def inbox(stack, msisdn: str) -> list[dict]:
+    return requests.get(f"{stack.sandbox}/sandbox/messages", params={"to": msisdn},
+                        timeout=5).json()["messages"]
 
 
-def test_recent_sim_swap_is_declined_when_operations_configure_it(stack):
-    rule = DecisionRule.objects.get(key="sim-swap")
-    rule.params = {**rule.params, "decline_within_hours": 24}
-    rule.save()
-    customer, card_id = swapped_customer(stack)
+def test_recent_sim_swap_declines_the_push_and_no_code_is_ever_sent(stack):
+    customer, card_id = customer_with_card(stack, SWAPPED_MSISDN)
     created = stack.create(card_id, customer_id=customer)
     stack.wait_terminal(created["id"])
     data = stack.read(created["id"], customer_id=customer)
     assert data["state"] == "ineligible"
-    assert data["failure"]["code"] == "sim_swap_recent"
+    assert data["failure"]["code"] == "declined_by_issuer"
+    assert "sim" not in str(data).lower()
+    row = ProvisioningRequest.objects.get(pk=created["id"])
+    assert row.failure_code == "sim_swap_recent"
+    result = RuleResult.objects.get(request_id=created["id"], rule_key="sim-swap")
+    assert (result.outcome, result.reason_code) == ("red", "sim_swap_recent")
+    assert 0.5 < result.inputs["last_swap_hours"] < 1.5
     assert not stack.sandbox_stats()["calls"].get("token_service")
+    # The customer is told, without being told which control fired; no code ever went out.
+    [message] = wait_until(lambda: inbox(stack, SWAPPED_MSISDN), timeout=20,
+                           message="the ineligible message")
+    assert "cannot be added" in message["body"]
+    assert "sim" not in message["body"].lower() and "swap" not in message["body"].lower()
+    assert not re.search(r"\b\d{6}\b", message["body"])
+    assert len(inbox(stack, SWAPPED_MSISDN)) == 1
 
 
-def test_telco_down_steps_up_never_passes_silently(stack):
-    customer = f"cust_telco_{uuid.uuid4().hex[:8]}"
-    card = stack.sandbox_post("/sandbox/cards", {
-        "customer_id": customer, "pan": luhn_pan("4343"), "expiry": "12/30", "status": "active",
-        "msisdn": "+254700000103"}).json()["card_id"]
-    created = stack.create(card, customer_id=customer)
-    stack.wait_for_state(created["id"], "step_up_required")
-    assert ProvisioningRequest.objects.get(pk=created["id"]).decision_reasons == [
-        "sim_swap_unknown"]
+def test_a_decline_window_operations_shortened_lets_an_older_swap_through(stack):
+    DecisionRule.objects.filter(key="sim-swap").update(
+        params={"decline_within_hours": 0.5, "on_lookup_failure": "red"})
+    customer, card_id = customer_with_card(stack, SWAPPED_MSISDN)
+    created = stack.create(card_id, customer_id=customer)
+    assert stack.wait_terminal(created["id"]).state == "provisioned"
+
+
+def test_telco_down_declines_never_passes_silently_nor_steps_up(stack):
+    customer, card_id = customer_with_card(stack, TELCO_DOWN_MSISDN, last4="4343")
+    created = stack.create(card_id, customer_id=customer)
+    stack.wait_terminal(created["id"])
+    row = ProvisioningRequest.objects.get(pk=created["id"])
+    assert (row.state, row.failure_code) == ("ineligible", "sim_swap_unknown")
+    assert stack.read(created["id"], customer_id=customer)["failure"]["code"] == \
+        "declined_by_issuer"
+    assert not stack.sandbox_stats()["calls"].get("token_service")

@@ -58,7 +58,9 @@ def test_red_card_is_declined(stack):
     stack.wait_terminal(created["id"])
     data = stack.read(created["id"])
     assert data["state"] == "declined"
-    assert data["failure"]["code"] == "token_service_declined"
+    assert data["failure"]["code"] == "declined_by_issuer"
+    assert ProvisioningRequest.objects.get(pk=created["id"]).failure_code == \
+        "token_service_declined"
     assert data["token"] is None and data["wallet_payload"] is None
     _no_duplicate_effects(stack)
 
@@ -95,7 +97,7 @@ def test_token_service_that_never_answers_fails_the_request_with_a_timeout_code(
     stack.wait_terminal(created["id"], timeout=60)
     data = stack.read(created["id"])
     assert data["state"] == "failed"
-    assert data["failure"]["code"] == "token_service_timeout"
+    assert data["failure"]["code"] == "try_again_later"
     row = ProvisioningRequest.objects.get(pk=created["id"])
     assert row.failure_code == "token_service_timeout"
     _no_duplicate_effects(stack)
@@ -108,7 +110,8 @@ def test_ineligible_card_ends_ineligible_without_calling_the_token_service(stack
     stack.wait_terminal(created["id"])
     data = stack.read(created["id"])
     assert data["state"] == "ineligible"
-    assert data["failure"]["code"] == reason
+    assert data["failure"]["code"] == "declined_by_issuer"
+    assert ProvisioningRequest.objects.get(pk=created["id"]).failure_code == reason
     assert not stack.sandbox_stats()["calls"].get("token_service")
 
 
@@ -116,7 +119,8 @@ def test_another_customers_card_fails_with_card_not_found(stack):
     created = stack.create("card_other")
     stack.wait_terminal(created["id"])
     data = stack.read(created["id"])
-    assert (data["state"], data["failure"]["code"]) == ("failed", "card_not_found")
+    assert (data["state"], data["failure"]["code"]) == ("failed", "contact_support")
+    assert ProvisioningRequest.objects.get(pk=created["id"]).failure_code == "card_not_found"
 
 
 def test_another_customer_cannot_read_the_request(stack):

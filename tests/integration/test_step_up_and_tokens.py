@@ -178,3 +178,102 @@ def test_reconciliation_fixes_drift_from_a_lost_webhook(stack):
     assert Token.objects.get(pk=token.pk).state == "suspended"
     row = TransitionLog.objects.filter(object_id=token.pk).last()
     assert (row.to_state, row.trigger) == ("suspended", "beat")
+
+
+# --- a step-up that cannot reach the customer ends at once -----------------------------------
+
+def sandbox_token(stack, request_id: str) -> dict:
+    [token] = requests.get(f"{stack.sandbox}/sandbox/tokens", params={"request_id": request_id},
+                           timeout=5).json()["tokens"]
+    return token
+
+
+def test_a_code_the_sms_gateway_cannot_deliver_ends_the_step_up_within_its_budget(stack,
+                                                                                 settings):
+    stack.sandbox_post("/sandbox/faults", {"system": "sms", "error_rate": 1.0}).raise_for_status()
+    created = stack.create("card_stepup")
+    stepped = stack.wait_for_state(created["id"], "step_up_required")
+    # Far sooner than the code's ten minutes: the code's own delivery budget (a few seconds
+    # in the test settings) and the retries in it.
+    ended = stack.wait_terminal(created["id"], timeout=30)
+    assert (ended.state, ended.failure_code) == ("declined", "step_up_unreachable")
+    assert (ended.state_changed_at - stepped.state_changed_at).total_seconds() < 30
+    assert stack.read(created["id"])["failure"]["code"] == "try_again_later"
+    assert stack.sandbox_stats()["faults"]["injected_errors"]["sms"] >= 1
+    # The inactive token is deleted at the token service, as for any failed step-up.
+    token = Token.objects.get(provisioning_request_id=created["id"])
+    wait_until(lambda: Token.objects.get(pk=token.pk).state == "deleted", timeout=20,
+               message="inactive token deleted")
+    assert sandbox_token(stack, created["id"])["status"] == "DELETED"
+    assert stack.sandbox_stats()["calls"]["token_service"]["delete"] == 1
+
+
+def test_a_customer_with_no_number_on_file_is_not_left_waiting_for_a_code(stack):
+    from decisioning.models import DecisionRule
+    from tests.live import luhn_pan
+
+    # Operations let pushes through when the SIM-swap date cannot be learned (a number is
+    # needed to ask), so the step-up itself meets the missing number.
+    DecisionRule.objects.filter(key="sim-swap").update(
+        params={"decline_within_hours": 168, "on_lookup_failure": "green"})
+    customer = f"cust_nonumber_{time.time_ns()}"
+    card = stack.sandbox_post("/sandbox/cards", {
+        "customer_id": customer, "pan": luhn_pan("0010"), "expiry": "12/30",
+        "status": "active"}).json()["card_id"]
+    created = stack.create(card, customer_id=customer)
+    ended = stack.wait_terminal(created["id"], timeout=20)
+    assert (ended.state, ended.failure_code) == ("declined", "step_up_no_number")
+    assert stack.read(created["id"], customer_id=customer)["failure"]["code"] == "contact_support"
+    assert not stack.sandbox_stats()["calls"].get("sms")
+    token = Token.objects.get(provisioning_request_id=created["id"])
+    wait_until(lambda: Token.objects.get(pk=token.pk).state == "deleted", timeout=20,
+               message="inactive token deleted")
+    assert sandbox_token(stack, created["id"])["status"] == "DELETED"
+
+
+# --- who may lift a suspension; cancel during step-up ----------------------------------------
+
+def test_the_app_cannot_lift_a_wallet_side_suspension_but_operations_can(stack):
+    from django.test import Client
+
+    from provisioning.models import TransitionLog
+    from tests.operations.conftest import OPERATIONS_PERMISSIONS, make_staff_user
+
+    created = stack.create("card_green")
+    stack.wait_terminal(created["id"])
+    token = Token.objects.get(provisioning_request_id=created["id"])
+    stack.sandbox_post(f"/sandbox/tokens/{token.token_ref}/events",
+                       {"type": "token.suspended"}).raise_for_status()
+    wait_until(lambda: Token.objects.get(pk=token.pk).state == "suspended", timeout=20,
+               message="token suspended by webhook")
+    assert Token.objects.get(pk=token.pk).suspended_by == "token_service"
+    refused = stack.client().post(f"{stack.api}/api/v1/tokens/{token.pk}/resume", timeout=10)
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "resume_not_allowed"
+    operations = Client()
+    operations.force_login(make_staff_user("ops_live", OPERATIONS_PERMISSIONS))
+    answer = operations.post(f"/admin/tokens/token/{token.pk}/operation/resume/")
+    assert answer.status_code == 302
+    wait_until(lambda: Token.objects.get(pk=token.pk).state == "active", timeout=20,
+               message="token resumed by operations")
+    row = TransitionLog.objects.filter(object_id=token.pk).order_by("id").last()
+    assert (row.transition, row.trigger, row.actor) == ("resume", "admin", "ops_live")
+    assert sandbox_token(stack, created["id"])["status"] == "ACTIVE"
+    assert stack.sandbox_stats()["calls"]["token_service"]["resume"] == 1
+
+
+def test_cancel_during_step_up_deletes_the_inactive_token_at_the_token_service(stack):
+    created = stack.create("card_stepup")
+    stack.wait_for_state(created["id"], "step_up_required")
+    assert sandbox_token(stack, created["id"])["status"] == "INACTIVE"
+    response = stack.client().post(
+        f"{stack.api}/api/v1/provisioning-requests/{created['id']}/cancel", timeout=10)
+    assert response.status_code == 200, response.text
+    assert response.json()["state"] == "cancelled"
+    wait_until(lambda: stack.sandbox_stats()["calls"]["token_service"].get("delete") == 1,
+               timeout=20, message="the token service asked to delete the token")
+    assert sandbox_token(stack, created["id"])["status"] == "DELETED"
+    token = Token.objects.get(provisioning_request_id=created["id"])
+    wait_until(lambda: Token.objects.get(pk=token.pk).state == "deleted", timeout=20,
+               message="our token row deleted")
+    assert stack.sandbox_stats()["idempotency"]["duplicate_effects"] == 0

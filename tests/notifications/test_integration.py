@@ -137,7 +137,7 @@ def test_sms_gateway_down_then_up_delivers_once_after_recovery(stack):
     _no_duplicates(stack)
 
 
-def test_a_wallet_side_suspension_and_the_customers_resume_each_tell_them_once(stack):
+def test_wallet_side_and_the_customers_own_suspensions_and_resumes_each_tell_them_once(stack):
     created = stack.create("card_green")
     stack.wait_for_state(created["id"], State.PROVISIONED)
     _messages_for(stack, MSISDN, 1)
@@ -148,11 +148,18 @@ def test_a_wallet_side_suspension_and_the_customers_resume_each_tell_them_once(s
                        {"type": "token.suspended"}).raise_for_status()
     suspended = _messages_for(stack, MSISDN, 2)[-1]
     assert "ending 1111 has been suspended in Google Pay" in suspended["body"]
-    token_id = stack.read(created["id"])["token"]["id"]
-    response = stack.client().post(f"{stack.api}/api/v1/tokens/{token_id}/resume", timeout=10)
-    assert response.status_code == 202, response.text
+    # The wallet's suspension is lifted by the wallet (the app may lift only its own).
+    stack.sandbox_post(f"/sandbox/tokens/{token_ref}/events",
+                       {"type": "token.resumed"}).raise_for_status()
     resumed = _messages_for(stack, MSISDN, 3)[-1]
     assert "ending 1111 can be used in Google Pay again" in resumed["body"]
+    token_id = stack.read(created["id"])["token"]["id"]
+    for operation, count, text in (("suspend", 4, "has been suspended"),
+                                   ("resume", 5, "can be used in Google Pay again")):
+        response = stack.client().post(f"{stack.api}/api/v1/tokens/{token_id}/{operation}",
+                                       timeout=10)
+        assert response.status_code == 202, response.text
+        assert text in _messages_for(stack, MSISDN, count)[-1]["body"]
     _no_duplicates(stack)
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
-from config.outside import PermanentError
+from config.outside import PermanentError, TransientError
 from notifications import services
 from notifications.models import Channel, CustomerProfile, Device, Notification, Status
 from provisioning.models import State
@@ -119,3 +121,92 @@ def test_a_failed_code_cannot_be_resent_by_operations(step_up_request, gateways,
     with pytest.raises(StateConflict):
         services.resend_notification(notification.pk, actor=admin_user)
     assert stored(notification).status == Status.FAILED
+
+
+# --- a code that cannot reach the customer --------------------------------------------------
+
+UNAVAILABLE = TransientError("sms_unavailable", system="sms", status=503)
+
+
+def _queued_seconds_ago(notification, seconds: float) -> None:
+    Notification.objects.filter(pk=notification.pk).update(
+        created_at=timezone.now() - timedelta(seconds=seconds))
+
+
+def test_a_code_still_failing_at_the_end_of_its_delivery_budget_fails_at_once(
+        step_up_request, gateways, settings):
+    settings.NOTIFICATION_OTP_DELIVERY_SECONDS = 60
+    notification = services.queue_one_time_code(request=step_up_request, code=CODE, sequence=1)
+    _queued_seconds_ago(notification, 59.5)
+    gateways.sms.fail_next(UNAVAILABLE)
+    assert services.dispatch(notification.pk) is None  # no retry scheduled
+    row = stored(notification)
+    assert (row.status, row.last_error, row.secret_context) == (
+        Status.FAILED, "gateway_unavailable", None)
+
+
+def test_a_code_within_its_delivery_budget_is_retried(step_up_request, gateways, settings):
+    settings.NOTIFICATION_OTP_DELIVERY_SECONDS = 60
+    notification = services.queue_one_time_code(request=step_up_request, code=CODE, sequence=1)
+    gateways.sms.fail_next(UNAVAILABLE)
+    assert services.dispatch(notification.pk) is not None
+    assert stored(notification).status == Status.PENDING
+
+
+def test_an_ordinary_message_keeps_its_whole_retry_budget(gateways, settings):
+    from tests.notifications.conftest import NotificationFactory
+
+    settings.NOTIFICATION_OTP_DELIVERY_SECONDS = 60
+    notification = NotificationFactory()
+    _queued_seconds_ago(notification, 600)
+    gateways.sms.fail_next(UNAVAILABLE)
+    assert services.dispatch(notification.pk) is not None
+    assert stored(notification).status == Status.PENDING
+
+
+@pytest.mark.parametrize("error", [UNAVAILABLE, PermanentError("sms_invalid_msisdn", system="sms",
+                                                               status=400)])
+def test_a_code_that_fails_for_good_is_announced_with_its_request_and_sequence(
+        step_up_request, gateways, settings, error):
+    from notifications.signals import one_time_code_undeliverable
+
+    settings.NOTIFICATION_OTP_DELIVERY_SECONDS = 60
+    heard = []
+
+    def listener(sender, **kwargs):
+        heard.append(kwargs)
+
+    one_time_code_undeliverable.connect(listener, dispatch_uid="test-listener")
+    try:
+        notification = services.queue_one_time_code(request=step_up_request, code=CODE,
+                                                    sequence=2)
+        _queued_seconds_ago(notification, 59.5)
+        gateways.sms.fail_next(error)
+        services.dispatch(notification.pk)
+    finally:
+        one_time_code_undeliverable.disconnect(dispatch_uid="test-listener")
+    assert heard == [{"signal": one_time_code_undeliverable, "object_id": step_up_request.pk,
+                      "customer_id": "cust_demo", "sequence": 2,
+                      "error_code": stored(notification).last_error}]
+
+
+def test_a_code_that_was_sent_is_not_announced(step_up_request, gateways):
+    from notifications.signals import one_time_code_undeliverable
+
+    heard = []
+    one_time_code_undeliverable.connect(lambda sender, **kw: heard.append(kw),
+                                        dispatch_uid="test-listener", weak=False)
+    try:
+        notification = services.queue_one_time_code(request=step_up_request, code=CODE,
+                                                    sequence=1)
+        services.dispatch(notification.pk)
+    finally:
+        one_time_code_undeliverable.disconnect(dispatch_uid="test-listener")
+    assert heard == [] and stored(notification).status == Status.SENT
+
+
+def test_whether_a_customer_can_get_a_code_by_sms():
+    assert services.sms_number_for("cust_nobody", "") == ""
+    assert services.sms_number_for("cust_nobody", MSISDN) == MSISDN
+    CustomerProfile.objects.create(customer_id="cust_profile", msisdn="+254700000999")
+    assert services.sms_number_for("cust_profile", "") == "+254700000999"

@@ -298,6 +298,20 @@ def test_support_cannot_suspend_a_token_by_posting(support_client):
     assert Token.objects.get(pk=token.pk).operations_requested == 0
 
 
+def test_operations_see_who_suspended_and_may_resume_a_token_service_suspension(
+        operations_client, django_capture_on_commit_callbacks):
+    token = TokenFactory(state="suspended", suspended_by="token_service")
+    page = operations_client.get(reverse("admin:tokens_token_change", args=[token.pk]))
+    content = page.content.decode()
+    assert "token_service" in content or "Token service" in content
+    assert 'data-operation="resume"' in content
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = operations_client.post(token_operation_url(token, "resume"), follow=True)
+    assert "Resume requested" in response.content.decode()
+    assert Token.objects.get(pk=token.pk).operations_requested == 1
+    assert len(callbacks) == 1
+
+
 def test_resume_is_refused_on_an_active_token(operations_client):
     token = TokenFactory(state="active")
     response = operations_client.post(token_operation_url(token, "resume"), follow=True)

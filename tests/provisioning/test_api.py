@@ -314,7 +314,10 @@ def test_read_shows_failure_and_card_last4(api_client, customer_id):
                                          failure_code="issuer_timeout",
                                          failure_message="issuer did not answer", card_last4="0044")
     data = api_client.get(f"{URL}/{request.id}").json()
-    assert data["failure"] == {"code": "issuer_timeout", "message": "issuer did not answer"}
+    # The customer-facing code; the precise one stays on the row (admin, logs).
+    assert data["failure"] == {"code": "try_again_later",
+                               "message": "We could not add your card right now. "
+                                          "Please try again later."}
     assert data["card_last4"] == "0044"
     assert data["token"] is None and data["wallet_payload"] is None
 
@@ -358,6 +361,40 @@ def test_cancel_where_the_state_forbids_is_409(api_client, customer_id, state):
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "cancel_not_allowed"
     assert ProvisioningRequest.objects.get(pk=request.pk).state == state
+
+
+@pytest.mark.django_db
+def test_cancel_once_the_code_was_accepted_is_409_and_activation_goes_on(api_client, customer_id):
+    request = ProvisioningRequestFactory(customer_id=customer_id, state=State.STEP_UP_REQUIRED,
+                                         otp_expires_at=None, otp_hash="")
+    response = api_client.post(f"{URL}/{request.id}/cancel")
+    assert response.status_code == 409
+    error = response.json()["error"]
+    assert (error["code"], error["details"]) == (
+        "cancel_not_allowed", {"state": "step_up_required", "activation_in_progress": True})
+    assert ProvisioningRequest.objects.get(pk=request.pk).state == State.STEP_UP_REQUIRED
+
+
+@pytest.mark.django_db
+def test_cancel_during_step_up_deletes_the_inactive_token(api_client, customer_id):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.factories import TokenFactory
+    from tokens.models import Token, TokenState
+
+    request = ProvisioningRequestFactory(
+        customer_id=customer_id, state=State.STEP_UP_REQUIRED, otp_hash="x" * 64,
+        otp_expires_at=timezone.now() + timedelta(minutes=5))
+    token = TokenFactory(provisioning_request=request, customer_id=customer_id,
+                         state=TokenState.INACTIVE)
+    response = api_client.post(f"{URL}/{request.id}/cancel")
+    assert response.status_code == 200
+    assert response.json()["failure"]["code"] == "cancelled_by_customer"
+    stored = ProvisioningRequest.objects.get(pk=request.pk)
+    assert (stored.state, stored.otp_hash) == (State.CANCELLED, "")
+    assert Token.objects.get(pk=token.pk).operations_requested == 1  # delete enqueued
 
 
 @pytest.mark.django_db

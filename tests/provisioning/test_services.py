@@ -138,10 +138,33 @@ def test_provision_call_uses_the_request_id_as_idempotency_key_and_carries_the_c
 @pytest.mark.django_db
 def test_yellow_decision_requires_step_up_with_an_inactive_token():
     StubTokenService.decision = Decision("yellow", "tkn_2", "INACTIVE", "0010", "12/29", None)
-    request = ProvisioningRequestFactory(state=State.ELIGIBLE)
+    request = ProvisioningRequestFactory(state=State.ELIGIBLE, customer_msisdn="+254700000100")
     services.request_token(request.pk)
     assert _state(request) == State.STEP_UP_REQUIRED
     assert Token.objects.get(token_ref="tkn_2").state == TokenState.INACTIVE
+
+
+@pytest.mark.django_db
+def test_yellow_for_a_customer_with_no_number_on_file_ends_at_once_and_drops_the_token(
+        django_capture_on_commit_callbacks):
+    from notifications.models import Notification
+
+    StubTokenService.decision = Decision("yellow", "tkn_3", "INACTIVE", "0010", "12/29", None)
+    request = ProvisioningRequestFactory(state=State.ELIGIBLE, customer_id="cust_no_number",
+                                         customer_msisdn="")
+    with django_capture_on_commit_callbacks(execute=False):
+        services.request_token(request.pk)
+    stored = ProvisioningRequest.objects.get(pk=request.pk)
+    assert (stored.state, stored.failure_code) == (State.DECLINED, "step_up_no_number")
+    assert stored.otp_hash == ""
+    assert not Notification.objects.filter(object_id=request.pk,
+                                           template_key="step_up_code").exists()
+    # The inactive token is deleted at the token service (a worker call, enqueued).
+    assert Token.objects.get(token_ref="tkn_3").operations_requested == 1
+    path = [(r.from_state, r.to_state, r.reason) for r in TransitionLog.objects.filter(
+        object_id=stored.pk, machine="provisioning_request")]
+    assert path[-2:] == [("token_requested", "step_up_required", "token_service_yellow"),
+                         ("step_up_required", "declined", "step_up_no_number")]
 
 
 @pytest.mark.django_db

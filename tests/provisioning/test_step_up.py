@@ -202,3 +202,57 @@ def test_operations_cannot_expire_a_step_up_whose_code_was_accepted():
     ProvisioningRequest.objects.filter(pk=request.pk).update(otp_expires_at=None, otp_hash="")
     assert step_up.expire_step_up(request.pk, only_if_overdue=False) is False
     assert ProvisioningRequest.objects.get(pk=request.pk).state == State.STEP_UP_REQUIRED
+
+
+# --- a code that cannot reach the customer ---------------------------------------------------
+
+@pytest.mark.django_db
+def test_an_undeliverable_code_declines_the_step_up_at_once_and_drops_its_token(api_client):
+    request = stepped_up()
+    assert step_up.end_unreachable_step_up(request.pk, "step_up_unreachable", sequence=1)
+    stored = ProvisioningRequest.objects.get(pk=request.pk)
+    assert (stored.state, stored.failure_code, stored.otp_hash) == (
+        State.DECLINED, "step_up_unreachable", "")
+    assert stored.token.operations_requested == 1  # its delete is enqueued
+    body = api_client.get(f"/api/v1/provisioning-requests/{request.pk}").json()
+    assert body["failure"]["code"] == "try_again_later"
+
+
+@pytest.mark.django_db
+def test_an_older_codes_failure_leaves_a_fresher_code_alone():
+    request = stepped_up(sends=2)
+    assert step_up.end_unreachable_step_up(request.pk, "step_up_unreachable", sequence=1) is False
+    assert ProvisioningRequest.objects.get(pk=request.pk).state == State.STEP_UP_REQUIRED
+
+
+@pytest.mark.django_db
+def test_a_step_up_whose_code_was_accepted_is_not_ended_by_a_late_failure():
+    request = stepped_up()
+    ProvisioningRequest.objects.filter(pk=request.pk).update(otp_expires_at=None, otp_hash="")
+    assert step_up.end_unreachable_step_up(request.pk, "step_up_unreachable", sequence=1) is False
+    assert ProvisioningRequest.objects.get(pk=request.pk).state == State.STEP_UP_REQUIRED
+
+
+@pytest.mark.django_db
+def test_the_notifications_signal_ends_the_step_up_through_a_task(
+        django_capture_on_commit_callbacks):
+    from django.db import transaction
+
+    from notifications.signals import one_time_code_undeliverable
+
+    request = stepped_up()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        with transaction.atomic():
+            one_time_code_undeliverable.send(sender=None, object_id=request.pk,
+                                             customer_id="cust_demo", sequence=1,
+                                             error_code="gateway_unavailable")
+    # Nothing moved inside the notification's transaction: a task does it after commit.
+    assert ProvisioningRequest.objects.get(pk=request.pk).state == State.STEP_UP_REQUIRED
+    [task] = [getattr(callback.func, "__self__", None) for callback in callbacks
+              if getattr(getattr(callback, "func", None), "__self__", None) is not None
+              and callback.func.__self__.name.endswith("end_unreachable_step_up_task")]
+    [arguments] = [callback.args for callback in callbacks
+                   if getattr(callback.func, "__self__", None) is task]
+    task.apply(args=arguments).get()
+    stored = ProvisioningRequest.objects.get(pk=request.pk)
+    assert (stored.state, stored.failure_code) == (State.DECLINED, "step_up_unreachable")

@@ -35,6 +35,20 @@ def test_suspend_event_suspends_the_token_and_delivers_a_signed_webhook(
     assert hooked_tms.token(token_ref).json()["status"] == "SUSPENDED"
 
 
+def test_a_lifecycle_event_names_its_initiator_when_asked(hooked_tms, token_ref, receiver):
+    response = send_event(hooked_tms.client, token_ref, "token.suspended", initiator="issuer")
+    assert response.status_code == 202
+    event = json.loads(receiver.wait_for(1)[0]["body"])
+    assert event["data"] == {"token_ref": token_ref, "status": "SUSPENDED", "initiator": "issuer"}
+
+
+@pytest.mark.parametrize("initiator", ["bank", 7])
+def test_an_unknown_initiator_is_refused(hooked_tms, token_ref, initiator):
+    response = send_event(hooked_tms.client, token_ref, "token.suspended", initiator=initiator)
+    assert response.status_code == 400
+    assert hooked_tms.token(token_ref).json()["status"] == "ACTIVE"
+
+
 @pytest.mark.parametrize(
     ("events", "status"),
     [
