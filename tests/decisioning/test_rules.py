@@ -14,7 +14,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from decisioning import services as decisioning
-from decisioning.models import DecisionRule, DecisionRuleVersion, Mode, RuleResult
+from decisioning.models import DecisionRule, DecisionRuleVersion, Mode, RuleChange, RuleResult
 from decisioning.telco import SimSwap, TelcoUnavailable
 from provisioning import services
 from provisioning.issuer import Eligibility
@@ -136,7 +136,7 @@ def test_the_installed_sim_swap_rule_declines_within_a_week_and_on_unknown():
 def _sim_swap_migration():
     import importlib
 
-    return importlib.import_module("decisioning.migrations.0004_sim_swap_declines_by_default")
+    return importlib.import_module("decisioning.migrations.0005_sim_swap_declines_by_default")
 
 
 @pytest.mark.django_db
@@ -152,6 +152,9 @@ def test_the_migration_moves_the_rule_still_on_the_old_defaults_to_decline():
     assert (rule.version, rule.updated_by) == (before + 1, "migration")
     latest = DecisionRuleVersion.objects.get(rule=rule, version=before + 1)
     assert (latest.params, latest.changed_by) == (rule.params, "migration")
+    change = RuleChange.objects.get(rule=rule, applied_version=before + 1)
+    assert (change.status, change.proposed_by) == ("applied", "migration")
+    assert (change.before["params"], change.after["params"]) == (old, rule.params)
 
 
 @pytest.mark.django_db
@@ -409,7 +412,7 @@ def test_only_operations_may_edit_a_rule(client):
             # the read-only versions inline still posts its management form
             "versions-TOTAL_FORMS": "0", "versions-INITIAL_FORMS": "0"}
     client.post(url, form)
-    assert DecisionRule.objects.get(pk=rule.pk).version == before
+    assert DecisionRule.objects.get(pk=rule.pk).version == 1
     operations = User.objects.create_user("ops_x", password="x" * 14, is_staff=True)
     operations.groups.add(Group.objects.get(name="operations"))
     client.force_login(operations)
