@@ -23,10 +23,8 @@ from devstack import wait_until
 
 from .common import (
     REPO,
-    wait_for_quiet,
     TERMINAL,
     BenchStack,
-    CpuMeter,
     connection_urls,
     flush_redis,
     loadavg,
@@ -34,6 +32,7 @@ from .common import (
     say,
     truncate_app_tables,
 )
+from .cpu import CpuMeter, wait_for_quiet
 from .loadgen import App, Load, Trace, make_apps
 
 # --- tokens ---------------------------------------------------------------------------
