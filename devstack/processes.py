@@ -145,7 +145,7 @@ class Process:
         with open(self.log_path, "a" if append else "w") as log:
             log.write(f"--- {now_iso()} {shlex.join(self.argv)}\n")
             log.flush()
-            self.log_offset = log.tell()
+            self.log_offset = os.fstat(log.fileno()).st_size
             # A session of its own: Ctrl-C in the terminal that started it does not reach
             # it, and a stop can signal the process together with its children (gunicorn
             # and Celery pool workers) through the group.

@@ -199,8 +199,10 @@ class Stack:
         def healthy() -> bool:
             for name, process in started.items():
                 try:
-                    if process.check_ready():
+                    if name in pending and process.check_ready():
                         pending.discard(name)
+                    elif process.popen.poll() is not None:
+                        raise ProcessExited.of(process)
                 except ProcessExited as error:
                     raise StackError(str(error), log=name) from None
             return not pending
