@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -57,7 +58,7 @@ def cmd_up(stack: Stack, args: argparse.Namespace) -> int:
     except StackBusy as error:
         say(str(error))
         return 1
-    except (StackError, OSError) as error:
+    except (StackError, OSError, subprocess.SubprocessError) as error:
         say(f"up failed: {error}")
         if getattr(error, "log", None):
             print_logtail(stack, error.log)
