@@ -5,8 +5,8 @@
 VENV        ?= .venv
 PYTHON      ?= python3
 PY          := $(VENV)/bin/python
-# stack.py is stdlib only (so `down` works even without a venv); it runs the
-# services under $(VENV), hence the export.
+# stack.py (and the devstack package under it) is stdlib only, so `down` works even
+# without a venv; it runs the services under $(VENV), hence the export.
 STACK       := $(PYTHON) scripts/stack.py
 PYTEST_ARGS ?=
 DEMO_ARGS   ?=
@@ -20,25 +20,42 @@ export VENV
 
 .DEFAULT_GOAL := help
 .PHONY: help install up down status demo demo-chaos test test-embedded test-unit test-integration \
-        lock migrate clean
+        test-tools lock migrate clean
 
 help: ## list the targets
 	@echo "usage: make TARGET   (variables: PYTEST_ARGS, DEMO_ARGS, VENV, PYTHON)"
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | \
 		awk 'BEGIN {FS = ":.*## "} {printf "  %-17s %s\n", $$1, $$2}'
 
-# The marker is older than the lock whenever the lock changes, so a pull that
-# brings a new lock reinstalls on the next make.
+# One marker per lock: the demo and the stack need only the runtime and the sandbox
+# (requirements-sandbox.lock), the tests and benchmarks everything (requirements.lock).
+# A marker is older than its lock whenever the lock changes, so a pull that brings a new
+# lock reinstalls on the next make. The full lock holds all the demo needs: while its
+# marker is current the demo's marker is only touched.
+PIP_INSTALL := $(PY) -m pip install --disable-pip-version-check --no-input --require-hashes
+CHECK_PYTHON = @$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || \
+	{ echo "$(PYTHON) is not Python 3.11 (pyproject requires >=3.11,<3.12); set PYTHON=..."; exit 1; }
+
 $(VENV)/.installed: requirements.lock
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || \
-		{ echo "$(PYTHON) is not Python 3.11 (pyproject requires >=3.11,<3.12); set PYTHON=..."; exit 1; }
+	$(CHECK_PYTHON)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --disable-pip-version-check --no-input --require-hashes -r requirements.lock
+	$(PIP_INSTALL) -r requirements.lock
+	touch $@
+
+$(VENV)/.installed-demo: requirements-sandbox.lock
+	$(CHECK_PYTHON)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@if [ -f $(VENV)/.installed ] && ! [ requirements.lock -nt $(VENV)/.installed ]; then \
+		echo "$(VENV) holds requirements.lock, which covers the demo"; \
+	else \
+		echo "$(PIP_INSTALL) -r requirements-sandbox.lock"; \
+		$(PIP_INSTALL) -r requirements-sandbox.lock || exit 1; \
+	fi
 	touch $@
 
 install: $(VENV)/.installed ## create .venv and install requirements.lock (hash-checked)
 
-up: $(VENV)/.installed ## migrate and start sandbox, web, worker, beat (scripts/stack.py up)
+up: $(VENV)/.installed-demo ## migrate and start sandbox, web, worker, beat (scripts/stack.py up)
 	$(STACK) up
 
 down: ## stop what `make up` started
@@ -48,32 +65,38 @@ down: ## stop what `make up` started
 status: ## what runs, where, and whether it is healthy
 	@$(STACK) status || true
 
-migrate: $(VENV)/.installed ## create the database if needed and apply migrations
+migrate: $(VENV)/.installed-demo ## create the database if needed and apply migrations
 	$(STACK) migrate
 
 # up, demo, then always down. The recipe exits with the demo's status (make reports
 # any failure as 2). If up fails, or a stack already runs, nothing is stopped: this
 # recipe did not start it.
-demo: $(VENV)/.installed ## up, play the wallet app (scripts/demo.py), down
+demo: $(VENV)/.installed-demo ## up, play the wallet app (scripts/demo.py), down
 	@$(STACK) up || exit $$?; \
 	trap '$(STACK) down' EXIT; trap 'exit 130' INT TERM; \
 	$(PY) scripts/demo.py $(DEMO_ARGS)
 
-demo-chaos: $(VENV)/.installed ## demo with the worker killed (-9) at 3 s and restarted
+demo-chaos: $(VENV)/.installed-demo ## demo with the worker killed (-9) at 3 s and restarted
 	@$(STACK) up || exit $$?; \
 	trap '$(STACK) down' EXIT; trap 'exit 130' INT TERM; \
 	$(PY) scripts/demo.py --kill-worker-at 3 $(DEMO_ARGS)
 
+# The browser test drives Debian's chromium and the alert-rule tests run promtool
+# (Debian's prometheus): neither comes from PyPI. Installed when missing if this runs as
+# root with apt-get (`apt-get update` first); otherwise named, and make stops here.
+test-tools: ## Debian's chromium and promtool for the tests (installed if root)
+	@$(PYTHON) -m devstack.debian
+
 # Two runs: the whole suite on PostgreSQL and Redis, then the tests marked `embedded`
 # again on SQLite and the filesystem broker (the mode a laptop with only Python gets).
-test: $(VENV)/.installed ## all tests (needs PostgreSQL and Redis), then the embedded-mode run
+test: test-tools $(VENV)/.installed ## all tests (needs PostgreSQL and Redis), then the embedded-mode run
 	$(PYTEST) $(PYTEST_ARGS)
 	TEST_STACK_MODE=embedded $(PYTEST) -m embedded $(PYTEST_ARGS)
 
 test-embedded: $(VENV)/.installed ## the tests marked embedded, on SQLite and the filesystem broker
 	TEST_STACK_MODE=embedded $(PYTEST) -m embedded $(PYTEST_ARGS)
 
-test-unit: $(VENV)/.installed ## tests not marked integration
+test-unit: test-tools $(VENV)/.installed ## tests not marked integration
 	$(PYTEST) -m "not integration" $(PYTEST_ARGS)
 
 test-integration: $(VENV)/.installed ## tests marked integration (worker and sandbox)

@@ -1,6 +1,6 @@
-"""What every bench script shares: the bench stack (scripts/stack.py on private ports and
-a private run directory), CPU accounting of its process trees, the machine's description,
-percentiles, tables, and the results directory.
+"""What every bench script shares: the bench stack (the dev stack of `devstack` on free
+ports and a private run directory), the machine's description, percentiles, tables, and
+the results directory. CPU accounting of the stack's process trees is in cpu.py.
 
 Defaults keep the bench off other people's data: database `pp_bench`, Redis DBs 6 (cache)
 and 7 (broker); override with BENCH_DATABASE_URL, BENCH_REDIS_URL, BENCH_BROKER_URL.
@@ -14,17 +14,16 @@ import platform
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from devstack import Layout, SandboxClient, Stack, StackError, free_port, sandbox_base_urls
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "bench"
@@ -38,24 +37,6 @@ SERVICE_PROCESSES = ("web", "worker", "beat")
 
 def say(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until(predicate, timeout: float, interval: float = 0.1, what: str = "condition"):
-    """Poll `predicate` until truthy; raise TimeoutError at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
 
 
 # --- connections ------------------------------------------------------------------------
@@ -134,59 +115,59 @@ def flush_redis(url: str) -> None:
 
 @dataclass
 class BenchStack:
-    """scripts/stack.py (through bench/stackctl.py) on private ports and a private var dir."""
+    """The dev stack (devstack.Stack) on free ports with its own run directory,
+    var/bench/<name>/ (pids, logs, stack.env), so a `make up` in the same checkout and
+    the bench never see each other."""
 
     name: str
     env: dict[str, str]
     web_port: int = field(default_factory=free_port)
     sandbox_port: int = field(default_factory=free_port)
-    var_dir: Path = field(init=False)
 
     def __post_init__(self) -> None:
-        self.var_dir = REPO / "var" / "bench" / self.name
-        self.web_url = f"http://127.0.0.1:{self.web_port}"
-        self.sandbox_url = f"http://127.0.0.1:{self.sandbox_port}"
+        self.layout = Layout(run_dir=REPO / "var" / "bench" / self.name,
+                             web_port=self.web_port, sandbox_port=self.sandbox_port)
+        self.var_dir = self.layout.run_dir
+        self.web_url = self.layout.web_url
+        self.sandbox_url = self.layout.sandbox_url
+        self.sandbox = SandboxClient(self.sandbox_url)
         self.env = {
             **self.env,
-            "ISSUER_BASE_URL": f"{self.sandbox_url}/issuer",
-            "TOKEN_SERVICE_BASE_URL": f"{self.sandbox_url}/tms",
-            "PUSH_GATEWAY_BASE_URL": f"{self.sandbox_url}/push",
-            "SMS_GATEWAY_BASE_URL": f"{self.sandbox_url}/sms",
-            "TELCO_BASE_URL": f"{self.sandbox_url}/telco",
-            "SANDBOX_WEBHOOK_URL": f"{self.web_url}/webhooks/token-service",
+            **sandbox_base_urls(self.sandbox_url),
+            "SANDBOX_WEBHOOK_URL": self.layout.webhook_url,
             "STACK_MODE": "services",
         }
+        # What the stack says is kept, and shown only when something fails.
+        self.lines: list[str] = []
+        self.stack = Stack(self.layout, environ={**os.environ, **self.env},
+                           say=self.lines.append)
 
-    def _run(self, *command: str, timeout: float = 240) -> subprocess.CompletedProcess:
-        argv = [sys.executable, str(BENCH / "stackctl.py"), "--var-dir", str(self.var_dir),
-                "--web-port", str(self.web_port), "--sandbox-port", str(self.sandbox_port),
-                *command]
-        return subprocess.run(argv, cwd=REPO, env={**os.environ, **self.env},
-                              capture_output=True, text=True, timeout=timeout)
+    def _failed(self, what: str, error: Exception | None = None) -> RuntimeError:
+        log = getattr(error, "log", None)
+        detail = f"\n--- {log} log ---\n{self.stack.process(log).tail()}" if log else ""
+        return RuntimeError(f"{what}: {error or ''}\n" + "\n".join(self.lines) + detail)
 
     def up(self) -> None:
         if self.var_dir.exists():
             shutil.rmtree(self.var_dir / "run", ignore_errors=True)
-        result = self._run("up")
-        if result.returncode != 0:
-            raise RuntimeError(f"stack up failed:\n{result.stdout}\n{result.stderr}")
+        try:
+            self.stack.up("services")
+        except StackError as error:
+            raise self._failed("stack up failed", error) from None
         for process in SERVICE_PROCESSES:
             self.verify_environment(process)
 
     def down(self) -> None:
-        result = self._run("down", timeout=120)
-        if result.returncode != 0:
-            say(f"stack down: {result.stdout.strip()} {result.stderr.strip()}")
+        if not self.stack.down():
+            say(f"stack down: {' / '.join(self.lines[-3:])}")
 
     def kill_worker(self) -> None:
-        result = self._run("kill-worker", timeout=30)
-        if result.returncode != 0:
-            raise RuntimeError(f"kill-worker failed: {result.stdout} {result.stderr}")
+        if not self.stack.kill_worker():
+            raise self._failed("kill-worker failed")
 
     def restart_worker(self) -> None:
-        result = self._run("restart-worker", timeout=180)
-        if result.returncode != 0:
-            raise RuntimeError(f"restart-worker failed: {result.stdout} {result.stderr}")
+        if not self.stack.restart_worker():
+            raise self._failed("restart-worker failed")
         self.verify_environment("worker")
 
     def verify_environment(self, process: str) -> None:
@@ -207,13 +188,10 @@ class BenchStack:
                                f"than the bench's: killed it")
 
     def pid(self, process: str) -> int | None:
-        try:
-            return int((self.var_dir / "run" / f"{process}.pid").read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            return None
+        return self.stack.process(process).running_pid()
 
     def log(self, process: str) -> Path:
-        return self.var_dir / "log" / f"{process}.log"
+        return self.layout.log_file(process)
 
     def __enter__(self) -> BenchStack:
         self.up()
@@ -221,135 +199,6 @@ class BenchStack:
 
     def __exit__(self, *exc) -> None:
         self.down()
-
-
-# --- CPU accounting ---------------------------------------------------------------------
-
-
-def own_cpu_seconds(pid: int | None) -> float:
-    """utime + stime of one process (the tree's leader: gunicorn's master, Celery's consumer)."""
-    import psutil
-
-    try:
-        times = psutil.Process(pid).cpu_times() if pid else None
-    except psutil.NoSuchProcess:
-        return 0.0
-    return times.user + times.system if times else 0.0
-
-
-def tree_cpu_seconds(pid: int | None) -> float:
-    """utime + stime of a process and all its descendants, plus what they reaped.
-
-    `children_user/system` of each process holds the CPU of its children that have
-    exited and been waited for, so a pool child recycled mid-run still counts, once.
-    """
-    import psutil
-
-    if pid is None:
-        return 0.0
-    try:
-        root = psutil.Process(pid)
-        processes = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0.0
-    total = 0.0
-    for process in processes:
-        try:
-            times = process.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        total += times.user + times.system + times.children_user + times.children_system
-    return total
-
-
-def system_busy_seconds() -> float:
-    """CPU seconds the whole machine has spent busy (all cores, all processes)."""
-    import psutil
-
-    times = psutil.cpu_times()
-    return sum(getattr(times, name, 0.0) for name in
-               ("user", "nice", "system", "irq", "softirq", "steal", "guest"))
-
-
-def wait_for_quiet(max_cores: float = 0.25, sample: float = 5.0, timeout: float = 180.0) -> dict:
-    """Wait (bounded) until the machine's busy CPU over `sample` seconds is under
-    `max_cores`: other people's test runs would otherwise be in our numbers. Returns
-    what was seen; never fails (the report says how busy it was)."""
-    started = time.monotonic()
-    while True:
-        before = system_busy_seconds()
-        time.sleep(sample)  # the measurement window itself, not a stand-in for a condition
-        busy = (system_busy_seconds() - before) / sample
-        waited = time.monotonic() - started
-        if busy <= max_cores or waited >= timeout:
-            return {"busy_cores_before": round(busy, 2), "waited_s": round(waited, 1),
-                    "quiet": busy <= max_cores, "loadavg": loadavg()}
-
-
-def self_cpu_seconds() -> float:
-    import resource
-
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def postgres_backends_cpu(database_url: str) -> dict[int, float]:
-    """CPU seconds of each PostgreSQL backend serving our database, by pid."""
-    import psutil
-
-    try:
-        with pg_connect(database_url) as conn:
-            pids = [row[0] for row in conn.execute(
-                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                "AND pid <> pg_backend_pid()").fetchall()]
-    except Exception:  # descriptive only
-        return {}
-    found = {}
-    for pid in pids:
-        try:
-            times = psutil.Process(pid).cpu_times()
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-        found[pid] = times.user + times.system
-    return found
-
-
-@dataclass
-class CpuMeter:
-    """CPU of the stack's process trees between start() and stop()."""
-
-    stack: BenchStack
-    started: dict[str, float] = field(default_factory=dict)
-    pids: dict[str, int | None] = field(default_factory=dict)
-    backends: dict[int, float] = field(default_factory=dict)
-
-    def snapshot(self) -> dict[str, float]:
-        values = {}
-        for name in (*SERVICE_PROCESSES, "sandbox"):
-            pid = self.stack.pid(name)
-            # A worker restarted mid-run (the fault runs) is a new tree: its old tree's
-            # CPU up to the kill was lost with it, so CPU there is a lower bound.
-            self.pids.setdefault(name, pid)
-            values[name] = tree_cpu_seconds(pid)
-            if name in ("web", "worker"):
-                values[f"{name}_main"] = own_cpu_seconds(pid)
-        values["loadgen"] = self_cpu_seconds()
-        values["machine"] = system_busy_seconds()
-        return values
-
-    def start(self) -> None:
-        self.started = self.snapshot()
-        self.backends = postgres_backends_cpu(self.stack.env["DATABASE_URL"])
-
-    def stop(self) -> dict[str, float]:
-        ended = self.snapshot()
-        spent = {name: max(ended[name] - self.started.get(name, 0.0), 0.0) for name in ended}
-        # Backends that served us (a backend born in the window counts from zero; one
-        # that ended in it is missed). PostgreSQL is not "the service's own process".
-        backends = postgres_backends_cpu(self.stack.env["DATABASE_URL"])
-        spent["postgres_backends"] = sum(max(cpu - self.backends.get(pid, 0.0), 0.0)
-                                         for pid, cpu in backends.items())
-        return spent
 
 
 # --- statistics -------------------------------------------------------------------------
@@ -448,30 +297,3 @@ def write_json(path: Path, data: Mapping[str, Any]) -> Path:
     tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
     tmp.replace(path)
     return path
-
-
-def http_json(method: str, url: str, body: Any = None, timeout: float = 10.0) -> tuple[int, Any]:
-    """Blocking JSON call for set-up and checks (the load itself is async)."""
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method)
-    request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:
-            raw, status = answer.read(), answer.status
-    except urllib.error.HTTPError as error:
-        raw, status = error.read(), error.code
-    try:
-        return status, json.loads(raw) if raw else None
-    except ValueError:
-        return status, raw.decode("utf-8", "replace")
-
-
-def terminate(process: subprocess.Popen, grace: float = 10.0) -> None:
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)

@@ -7,7 +7,7 @@ duplicate effects at the token service (must be 0), duplicate notifications (mus
 
 Scenarios (loopback only; every one bounded in time):
 
-  worker-kill     kill -9 the worker's process group at --at s (scripts/stack.py
+  worker-kill     kill -9 the worker's process group at --at s (the dev stack's
                   kill-worker), start it again 2 s later (restart-worker)
   redis-restart   kill -9 the stack's own redis-server (broker and cache) at --at s and
                   start it again, empty, 2 s later
@@ -32,11 +32,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from devstack import Process, free_port, wait_until
 
 from .common import (
     REPO,
@@ -44,17 +45,13 @@ from .common import (
     TERMINAL,
     BenchStack,
     connection_urls,
-    free_port,
     git_state,
-    http_json,
     loadavg,
     machine,
     now_iso,
     pg_connect,
     say,
     table,
-    terminate,
-    wait_until,
     write_json,
 )
 from .loadgen import parse_mix
@@ -81,17 +78,14 @@ class RedisServer:
 
     def __init__(self, log: Path) -> None:
         self.port = free_port()
-        self.log = log
-        self.process: subprocess.Popen | None = None
+        self.process = Process(
+            "redis-server", ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                             "--save", "", "--appendonly", "no", "--daemonize", "no"],
+            log, ready=lambda process: self.answers())
 
     def start(self) -> None:
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log, "a") as handle:
-            self.process = subprocess.Popen(
-                ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-                 "--save", "", "--appendonly", "no", "--daemonize", "no"],
-                stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
-        wait_until(self.answers, timeout=10, interval=0.05, what="redis-server")
+        self.process.start(append=True)
+        self.process.wait_ready(timeout=10, interval=0.05)
 
     def answers(self) -> bool:
         import redis
@@ -102,13 +96,10 @@ class RedisServer:
             return False
 
     def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        self.process.kill(timeout=10)
 
     def stop(self) -> None:
-        if self.process is not None:
-            terminate(self.process, grace=5)
+        self.process.stop(grace=5)
 
     def urls(self) -> dict[str, str]:
         return {"DATABASE_URL": connection_urls()["DATABASE_URL"],
@@ -146,17 +137,14 @@ def fault_during(scenario: str, at: float, outage: float, redis_server: RedisSer
         mark(run, load, "redis answers", recovery=True)
 
     async def token_faults(run: PhaseRun, load) -> None:
-        sandbox = run.stack.sandbox_url
-        status, body = await asyncio.to_thread(
-            http_json, "POST", f"{sandbox}/sandbox/faults",
-            {"system": "token_service", "error_rate": 0.3, "timeout_rate": 0.05, "latency_ms": 0})
-        if status != 200:
-            raise RuntimeError(f"could not set the faults: {status} {body}")
+        sandbox = run.stack.sandbox
+        await asyncio.to_thread(sandbox.set_fault, "token_service", error_rate=0.3,
+                                timeout_rate=0.05, latency_ms=0)
         mark(run, load, "token service 30% 503, 5% hang")
         # Faults stay on while the load arrives; cleared once the last app has started.
         while load.arrivals_done is False:
             await asyncio.sleep(0.2)
-        await asyncio.to_thread(http_json, "DELETE", f"{sandbox}/sandbox/faults")
+        await asyncio.to_thread(sandbox.clear_faults)
         mark(run, load, "faults cleared", recovery=True)
 
     return {"worker-kill": worker_kill, "redis-restart": redis_restart,
@@ -201,7 +189,7 @@ def audit(run: PhaseRun, database_url: str, settle_timeout: float) -> dict[str, 
     remaining = max((due(r, 2 * period) for r in first), default=time.time()) - time.time()
     if remaining > 0:
         try:
-            wait_until(settled, timeout=remaining, interval=0.5, what="all terminal")
+            wait_until(settled, timeout=remaining, interval=0.5, message="all terminal")
         except TimeoutError:
             pass
     at_deadline = rows()
@@ -211,7 +199,7 @@ def audit(run: PhaseRun, database_url: str, settle_timeout: float) -> dict[str, 
     if late:  # slow, or stranded for good?
         try:
             eventually = wait_until(settled, timeout=settle_timeout, interval=1.0,
-                                    what="stragglers")
+                                    message="stragglers")
         except TimeoutError:
             eventually = rows()
     stranded = [r for r in eventually if r[1] not in TERMINAL]
@@ -230,7 +218,7 @@ def audit(run: PhaseRun, database_url: str, settle_timeout: float) -> dict[str, 
                 (recovery, r[0])).fetchall()]
             for r in worst
         }
-    stats = http_json("GET", f"{run.stack.sandbox_url}/sandbox/stats")[1] or {}
+    stats = run.stack.sandbox.stats()
     idem, messages = stats.get("idempotency", {}), stats.get("messages", {})
     states: dict[str, int] = {}
     for r in eventually:

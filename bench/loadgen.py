@@ -27,6 +27,8 @@ from typing import Any
 
 import httpx
 
+from devstack import luhn_pan
+
 from .common import TERMINAL
 
 # Last four digits the sandbox's token service decides by (sandbox/README.md).
@@ -35,22 +37,6 @@ EXPECTED_STATE = {"green": "provisioned", "yellow": "provisioned", "red": "decli
                   "flaky": "provisioned"}
 DEFAULT_MIX = {"green": 0.80, "yellow": 0.10, "red": 0.05, "flaky": 0.05}
 OTP = re.compile(r"\b(\d{6})\b")
-
-
-def luhn_pan(last4: str, rng: random.Random, length: int = 16) -> str:
-    """A Visa-shaped PAN ending in `last4` that passes Luhn (one free digit fixes the sum)."""
-    head = "4" + "".join(str(rng.randrange(10)) for _ in range(length - 6))
-    for digit in "0123456789":
-        pan = head + digit + last4
-        total = 0
-        for position, char in enumerate(reversed(pan)):
-            value = int(char)
-            if position % 2:
-                value = value * 2 - 9 if value > 4 else value * 2
-            total += value
-        if total % 10 == 0:
-            return pan
-    raise AssertionError("unreachable: one digit always fixes the Luhn sum")
 
 
 def parse_mix(text: str | None) -> dict[str, float]:
@@ -103,7 +89,7 @@ def make_apps(count: int, mix: dict[str, float], run_tag: str, seed: int = 7) ->
             customer_id=customer,
             outcome=outcome,
             card_id=f"card_{run_tag}_{index:06d}",
-            pan=luhn_pan(OUTCOME_LAST4[outcome], rng),
+            pan=luhn_pan(OUTCOME_LAST4[outcome], rng=rng),
             # Never ending 01/02/03: the telco treats those as swapped or down.
             msisdn=f"+2547{index % 1_000_000:06d}55",
             device_id=f"dev-{run_tag}-{index:06d}",

@@ -19,21 +19,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from devstack import wait_until
+
 from .common import (
     REPO,
-    wait_for_quiet,
     TERMINAL,
     BenchStack,
-    CpuMeter,
     connection_urls,
     flush_redis,
-    http_json,
     loadavg,
     percentiles,
     say,
     truncate_app_tables,
-    wait_until,
 )
+from .cpu import CpuMeter, wait_for_quiet
 from .loadgen import App, Load, Trace, make_apps
 
 # --- tokens ---------------------------------------------------------------------------
@@ -246,7 +245,7 @@ async def _drive(load: Load, config: PhaseConfig, apps: list[App], warm: list[Ap
                 f"before the window (waited {run.quiet['waited_s']} s)")
         meter = CpuMeter(run.stack)
         offset = run.stack.log("worker").stat().st_size if run.stack.log("worker").exists() else 0
-        run.sandbox_before = http_json("GET", f"{run.stack.sandbox_url}/sandbox/stats")[1] or {}
+        run.sandbox_before = run.stack.sandbox.stats()
         run.loadavg_before = loadavg()
         load.t0 = time.monotonic()
         run.started_wall = time.time()
@@ -363,7 +362,7 @@ def run_phase(config: PhaseConfig,
         say(f"{config.name}: {config.count} {'floor rows' if floor else 'provisionings'}, {mode}")
         asyncio.run(_drive(load, config, apps, warm, during, run))
         run.db = read_database(urls["DATABASE_URL"], run.traces, floor)
-        run.sandbox_after = http_json("GET", f"{stack.sandbox_url}/sandbox/stats")[1] or {}
+        run.sandbox_after = stack.sandbox.stats()
     except BaseException:
         stack.down()
         raise

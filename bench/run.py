@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.run                      # every phase, defaults below
     .venv/bin/python -m bench.run --count 200 --phases green,mix   # quick look
 
-Phases, each on a fresh stack (scripts/stack.py on private ports) and fresh tables:
+Phases, each on a fresh stack (devstack.Stack on free ports) and fresh tables:
 
   floor   bench.settings: a plain DRF view inserting one row + a chain of --hops no-op
           tasks updating it; closed loop, --apps apps in flight
@@ -214,8 +214,8 @@ def main(argv: list[str] | None = None) -> int:
         "git": git_state(),
         "connections": {k: redact(v) for k, v in urls.items()},
         "notes": [
-            "Each phase: fresh tables, flushed Redis DBs, a fresh stack (scripts/stack.py via "
-            "bench/stackctl.py on private ports), a warm-up that is not measured.",
+            "Each phase: fresh tables, flushed Redis DBs, a fresh stack (devstack.Stack on "
+            "free ports, its own run directory), a warm-up that is not measured.",
             "DJANGO_DEBUG=false; TRUSTED_PROXY_COUNT=1 and one X-Forwarded-For address per "
             "app, so throttles stay at their defaults and never fire.",
             "CPU: utime+stime of the web, worker and beat process trees (psutil, children "

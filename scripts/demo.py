@@ -22,23 +22,35 @@ The demo plays the app, so it sees only customer-facing failure codes.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
 import sys
-import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-import stack  # scripts/ is on sys.path when this file is run as a script
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository: devstack
 
-TERMINAL = frozenset({"ineligible", "provisioned", "declined", "failed", "expired", "cancelled"})
+from demo_run import (  # noqa: E402  (scripts/ is on sys.path: this file runs as a script)
+    ARROW,
+    Chaos,
+    Customer,
+    Demo,
+    DemoError,
+    Tracked,
+    counter_delta,
+    mint_token,
+    print_sandbox_stats,
+    print_summary,
+    short,
+)
+
+from devstack import SandboxError, Stack, Unreachable, luhn_pan  # noqa: E402
+from devstack.http import probe  # noqa: E402
+from devstack.layout import Layout  # noqa: E402
+
 # The customers of a run: (role, locale, last two digits of the number: 01 = SIM swapped).
 CUSTOMERS = (("main", "en", "10"), ("swahili", "sw", "20"), ("swapped", "en", "01"))
 # The cards of a run: card key → (last four: decides the token service's answer, status).
@@ -49,8 +61,6 @@ CARDS = {
     "card_blocked": ("0069", "blocked"), "card_expired": ("0077", "expired"),
     "card_lifecycle": ("4242", "active"),
 }
-DEVICE_OS = {"google_pay": "Android 15", "samsung_pay": "Android 15", "apple_pay": "iOS 18.1"}
-ARROW = "→" if (sys.stdout.encoding or "").lower().startswith("utf") else "->"
 
 
 # --- scenarios --------------------------------------------------------------------------
@@ -167,314 +177,6 @@ SCENARIOS: tuple[Scenario, ...] = (
 )
 
 
-# --- HTTP -------------------------------------------------------------------------------
-
-
-class DemoError(Exception):
-    """The demo cannot go on (exit 2)."""
-
-
-@dataclass
-class Response:
-    status: int
-    body: Any
-    headers: Mapping[str, str]
-
-
-def http(method: str, url: str, *, body: Any = None, headers: Mapping[str, str] | None = None,
-         timeout: float = 10.0) -> Response:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method)
-    request.add_header("Accept", "application/json")
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    for name, value in (headers or {}).items():
-        request.add_header(name, value)
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:
-            status, raw, answer_headers = answer.status, answer.read(), answer.headers
-    except urllib.error.HTTPError as error:
-        status, raw, answer_headers = error.code, error.read(), error.headers
-    except (urllib.error.URLError, OSError) as error:
-        raise DemoError(f"{method} {url}: {getattr(error, 'reason', error)}") from None
-    try:
-        parsed = json.loads(raw) if raw else None
-    except ValueError:
-        parsed = raw.decode("utf-8", "replace")
-    return Response(status, parsed, dict(answer_headers.items()))
-
-
-# --- the run ----------------------------------------------------------------------------
-
-
-@dataclass
-class Tracked:
-    scenario: Scenario
-    request_id: str | None = None
-    state: str | None = None
-    resource: dict[str, Any] = field(default_factory=dict)
-    created_at: float = 0.0
-    finished_at: float | None = None
-    error: str | None = None
-    actions_run: set[str] = field(default_factory=set)
-    states_seen: list[str] = field(default_factory=list)
-
-    @property
-    def token_state(self) -> str | None:
-        token = self.resource.get("token") or {}
-        return token.get("state")
-
-    @property
-    def failure_code(self) -> str | None:
-        failure = self.resource.get("failure") or {}
-        return failure.get("code")
-
-    @property
-    def done(self) -> bool:
-        if self.error:
-            return True
-        wanted_token = self.scenario.expected_token_state
-        return self.state in TERMINAL and (wanted_token is None or self.token_state == wanted_token)
-
-    @property
-    def ok(self) -> bool:
-        s = self.scenario
-        return (
-            self.error is None
-            and self.state == s.expected_state
-            and (s.expected_failure is None or self.failure_code == s.expected_failure)
-            and (s.expected_token_state is None or self.token_state == s.expected_token_state)
-        )
-
-
-@dataclass
-class Customer:
-    role: str
-    customer_id: str
-    msisdn: str
-    locale: str
-    token: str = ""
-    cards: dict[str, str] = field(default_factory=dict)  # card key → sandbox card id
-
-
-class Demo:
-    def __init__(self, api_url: str, sandbox_url: str, token: str, interval: float) -> None:
-        self.api_url = api_url.rstrip("/")
-        self.sandbox_url = sandbox_url.rstrip("/")
-        self.token = token
-        self.interval = interval
-        self.customers: dict[str, Customer] = {}
-        self.started = time.monotonic()
-        self.print_lock = threading.Lock()
-        self.throttled_noted = False
-
-    def say(self, message: str) -> None:
-        with self.print_lock:
-            print(f"{time.monotonic() - self.started:7.2f}s  {message}", flush=True)
-
-    def api(self, method: str, path: str, body: Any = None,
-            headers: Mapping[str, str] | None = None, token: str | None = None) -> Response:
-        """Call the API as the wallet app; waits out a 429 as a well-behaved client would."""
-        all_headers = {"Authorization": f"Bearer {token or self.token}", **(headers or {})}
-        while True:
-            answer = http(method, f"{self.api_url}{path}", body=body, headers=all_headers)
-            if answer.status != 429:
-                return answer
-            wait = float(answer.headers.get("Retry-After") or 1)
-            if not self.throttled_noted:
-                self.say(f"the API throttles this customer (429); waiting {wait:.0f} s as told")
-                self.throttled_noted = True
-            time.sleep(min(wait, 5.0))
-
-    def sandbox_get(self, path: str) -> Any:
-        answer = http("GET", f"{self.sandbox_url}{path}")
-        if answer.status != 200:
-            raise DemoError(f"sandbox GET {path}: {answer.status} {answer.body}")
-        return answer.body
-
-    def create(self, tracked: Tracked, run_id: str) -> None:
-        scenario = tracked.scenario
-        customer = self.customers[scenario.customer]
-        body = {
-            "card_id": customer.cards[scenario.card_id],
-            "wallet": scenario.wallet,
-            # A device id per run: a device that already holds the card could be refused.
-            "device": {"id": f"demo-{run_id}-{scenario.name}", "type": "phone",
-                       "os": DEVICE_OS[scenario.wallet]},
-        }
-        tracked.created_at = time.monotonic()
-        answer = self.api("POST", "/api/v1/provisioning-requests", body=body,
-                          headers={"Idempotency-Key": str(uuid.uuid4())}, token=customer.token)
-        if answer.status != 202 or not isinstance(answer.body, dict):
-            tracked.error = f"create answered {answer.status}: {short(answer.body)}"
-            tracked.finished_at = time.monotonic()
-            self.say(f"{scenario.name:<14} create failed: {tracked.error}")
-            return
-        tracked.request_id = answer.body["id"]
-        self.say(f"{scenario.name:<14} created for {scenario.wallet} "
-                 f"({tracked.request_id}) {ARROW} {answer.body.get('state')}")
-        self.observe(tracked, answer.body)
-
-    def observe(self, tracked: Tracked, resource: dict[str, Any]) -> None:
-        tracked.resource = resource
-        new_state = resource.get("state")
-        if new_state != tracked.state:
-            tracked.states_seen.append(new_state)
-            if tracked.state is not None:
-                extra = ""
-                if new_state in TERMINAL and tracked.failure_code:
-                    extra = f"  ({tracked.failure_code})"
-                card = tracked.scenario.name
-                self.say(f"{card:<14} {tracked.state} {ARROW} {new_state}{extra}")
-            tracked.state = new_state
-            action = tracked.scenario.on_state.get(new_state)
-            if action and new_state not in tracked.actions_run:
-                tracked.actions_run.add(new_state)
-                action(self, tracked)
-        if tracked.done and tracked.finished_at is None:
-            tracked.finished_at = time.monotonic()
-
-    def poll(self, pending: list[Tracked]) -> None:
-        """One tick: one list call for all, detail calls only for what the page missed.
-
-        The API throttles each customer (120/min by default), so polling five
-        requests one by one at a short interval would be refused.
-        """
-        seen: dict[str, dict[str, Any]] = {}
-        for role in {tracked.scenario.customer for tracked in pending}:
-            answer = self.api("GET", "/api/v1/provisioning-requests?page_size=100",
-                              token=self.customers[role].token)
-            if answer.status == 200 and isinstance(answer.body, dict):
-                seen.update({item["id"]: item for item in answer.body.get("results", [])})
-        for tracked in pending:
-            resource = seen.get(tracked.request_id)
-            if resource is None:
-                detail = self.api("GET", f"/api/v1/provisioning-requests/{tracked.request_id}",
-                                  token=self.customers[tracked.scenario.customer].token)
-                if detail.status != 200:
-                    self.say(f"{tracked.scenario.name:<14} read answered {detail.status}")
-                    continue
-                resource = detail.body
-            self.observe(tracked, resource)
-
-
-class Chaos:
-    """Kill -9 the worker at a given second and start it again two seconds later."""
-
-    def __init__(self, demo: Demo, kill_at: float) -> None:
-        self.demo = demo
-        self.kill_at = kill_at
-        self.ok = True
-        self.thread = threading.Thread(target=self.run, name="chaos", daemon=True)
-
-    def run(self) -> None:
-        self.sleep_until(self.kill_at)
-        self.ok = self.stack("kill-worker")
-        self.sleep_until(self.kill_at + 2.0)
-        self.ok = self.stack("restart-worker") and self.ok
-
-    def sleep_until(self, second: float) -> None:
-        # The one deliberate wait of the demo: the scenario is "a worker dies at T".
-        delay = self.demo.started + second - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-
-    def stack(self, command: str) -> bool:
-        self.demo.say(f"chaos: scripts/stack.py {command}")
-        result = subprocess.run([sys.executable, str(stack.REPO / "scripts" / "stack.py"), command],
-                                capture_output=True, text=True, timeout=180)
-        for line in (result.stdout + result.stderr).splitlines():
-            self.demo.say(f"chaos:   {line}")
-        return result.returncode == 0
-
-
-# --- outputs ----------------------------------------------------------------------------
-
-
-def short(value: Any, limit: int = 160) -> str:
-    text = value if isinstance(value, str) else json.dumps(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def print_summary(tracked: list[Tracked]) -> None:
-    header = ("card", "wallet", "expected", "final state", "failure code", "token", "seconds", "")
-    rows = []
-    for item in tracked:
-        seconds = (item.finished_at or time.monotonic()) - item.created_at
-        expected = item.scenario.expected_state
-        if item.scenario.expected_failure:
-            expected += f" ({item.scenario.expected_failure})"
-        rows.append((
-            item.scenario.name,
-            item.scenario.wallet,
-            expected,
-            item.state or ("create failed" if item.error else "-"),
-            item.failure_code or "-",
-            item.token_state or "-",
-            f"{seconds:.1f}" + ("" if item.done else " (timed out)"),
-            "ok" if item.ok else "FAIL",
-        ))
-    widths = [max(len(str(row[i])) for row in (header, *rows)) for i in range(len(header))]
-    print()
-    for row in (header, *rows):
-        cells = (str(cell).ljust(width) for cell, width in zip(row, widths, strict=True))
-        print("  ".join(cells).rstrip())
-    print()
-
-
-def token_service_calls(stats: Mapping[str, Any]) -> int:
-    return sum((stats.get("calls", {}).get("token_service") or {}).values())
-
-
-def counter_delta(after: int, before: int) -> int:
-    # A sandbox restarted (or reset) mid-run starts from zero again.
-    return after - before if after >= before else after
-
-
-def print_sandbox_stats(before: Mapping[str, Any], after: Mapping[str, Any],
-                        tracked: list[Tracked]) -> int:
-    """Print this run's share of the sandbox counters; return duplicate effects."""
-    idem_before, idem_after = before.get("idempotency", {}), after.get("idempotency", {})
-    duplicates = counter_delta(idem_after.get("duplicate_effects", 0),
-                               idem_before.get("duplicate_effects", 0))
-    # Our keys are the request ids (and "<id>:..." for follow-up calls).
-    ours = [request.request_id for request in tracked if request.request_id]
-    keys = {
-        key: entry for key, entry in (idem_after.get("by_key") or {}).items()
-        if any(key == rid or key.startswith(f"{rid}:") for rid in ours)
-    }
-    calls = counter_delta(token_service_calls(after), token_service_calls(before))
-    replays = counter_delta(idem_after.get("replays", 0), idem_before.get("replays", 0))
-    print("sandbox (this run):")
-    print(f"  token service calls   {calls}")
-    print(f"  idempotency keys      {len(keys)} "
-          f"(calls {sum(e.get('calls', 0) for e in keys.values())}, "
-          f"replays {sum(e.get('replays', 0) for e in keys.values())})")
-    print(f"  replays, all keys     {replays}")
-    print(f"  duplicate effects     {duplicates}")
-    print()
-    return duplicates
-
-
-# --- main -------------------------------------------------------------------------------
-
-
-def mint_token(stack_env: Mapping[str, str] | None, customer_id: str) -> str:
-    env = stack.child_environment(stack_env) if stack_env else dict(os.environ)
-    # The stack's env names its settings; without one, the only settings that can mint
-    # a token at all are the dev ones (production has no signing key), so say so.
-    env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
-    result = subprocess.run(
-        [stack.venv_python(), "manage.py", "mint_token", customer_id],
-        cwd=stack.REPO, env=env, capture_output=True, text=True, timeout=60,
-    )
-    token = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
-    if result.returncode != 0 or token.count(".") != 2:
-        detail = (result.stderr.strip().splitlines() or ["no output"])[-1]
-        raise DemoError(f"manage.py mint_token {customer_id} failed: {detail}")
-    return token
-
-
 def choose_scenarios(cards: str | None) -> list[Scenario]:
     if not cards:
         return [s for s in SCENARIOS if s.default]
@@ -486,21 +188,7 @@ def choose_scenarios(cards: str | None) -> list[Scenario]:
     return [by_card[card] for card in wanted]
 
 
-def luhn_pan(last4: str) -> str:
-    """A 16-digit Visa-like PAN ending in `last4` that passes the Luhn check."""
-    import random
-
-    body = "4" + "".join(random.choice("0123456789") for _ in range(10))
-    for free in "0123456789":
-        digits = body + free + last4
-        total = sum((int(d) * 2 - 9 if int(d) * 2 > 9 else int(d) * 2) if i % 2 else int(d)
-                    for i, d in enumerate(reversed(digits)))
-        if total % 10 == 0:
-            return digits
-    raise DemoError("no Luhn-valid PAN")  # unreachable: one free digit always fixes the sum
-
-
-def setup_customers(demo: Demo, stack_env, run_id: str, scenarios: list[Scenario]) -> None:
+def setup_customers(demo: Demo, stack: Stack, run_id: str, scenarios: list[Scenario]) -> None:
     """This run's customers (token, language) and their cards in the sandbox issuer."""
     import random
 
@@ -511,7 +199,7 @@ def setup_customers(demo: Demo, stack_env, run_id: str, scenarios: list[Scenario
         customer = Customer(role, f"demo_{run_id}_{role}",
                             "+2547" + "".join(random.choice("0123456789") for _ in range(6))
                             + ending, locale)
-        customer.token = mint_token(stack_env, customer.customer_id)
+        customer.token = mint_token(stack, customer.customer_id)
         if locale != "en":
             answer = demo.api("PATCH", "/api/v1/me/preferences", body={"locale": locale},
                               token=customer.token)
@@ -523,13 +211,10 @@ def setup_customers(demo: Demo, stack_env, run_id: str, scenarios: list[Scenario
         if scenario.card_id in customer.cards:
             continue
         last4, status = CARDS[scenario.card_id]
-        answer = http("POST", f"{demo.sandbox_url}/sandbox/cards", body={
-            "customer_id": customer.customer_id, "pan": luhn_pan(last4),
-            "expiry": "01/24" if status == "expired" else "12/30", "status": status,
-            "msisdn": customer.msisdn, "cardholder_name": "DEMO CUSTOMER", "kyc_tier": "tier_2"})
-        if answer.status != 201:
-            raise DemoError(f"sandbox card for {scenario.name}: {answer.status} {answer.body}")
-        customer.cards[scenario.card_id] = answer.body["card_id"]
+        customer.cards[scenario.card_id] = demo.sandbox.add_card(
+            customer_id=customer.customer_id, pan=luhn_pan(last4),
+            expiry="01/24" if status == "expired" else "12/30", status=status,
+            msisdn=customer.msisdn, cardholder_name="DEMO CUSTOMER", kyc_tier="tier_2")
 
 
 NOTIFIED = {"provisioned", "declined", "ineligible", "failed", "expired"}
@@ -538,8 +223,7 @@ NOTIFIED = {"provisioned", "declined", "ineligible", "failed", "expired"}
 def print_inboxes(demo: Demo, tracked: list[Tracked], stats_before) -> list[str]:
     """Each customer's SMS inbox, as their phone shows it; every outcome told exactly once."""
     def inbox(customer: Customer) -> list[dict[str, Any]]:
-        path = "/sandbox/messages?to=" + urllib.parse.quote(customer.msisdn)
-        return demo.sandbox_get(path).get("messages", [])
+        return demo.sandbox.messages(to=customer.msisdn)
 
     def missing() -> list[str]:
         """Outcomes not (yet) told: messages are sent after commit, a moment behind."""
@@ -575,7 +259,7 @@ def print_inboxes(demo: Demo, tracked: list[Tracked], stats_before) -> list[str]
                 problems.append(f"{item.scenario.name}: a one-time code reached the phone")
             if {word.lower() for word in words} & {"sim", "swap", "swapped"}:
                 problems.append(f"{item.scenario.name}: a message names the control")
-    stats_after = demo.sandbox_get("/sandbox/stats")
+    stats_after = demo.sandbox.stats()
     duplicated = counter_delta(stats_after.get("messages", {}).get("duplicate_references", 0),
                                stats_before.get("messages", {}).get("duplicate_references", 0))
     print(f"  duplicate messages    {duplicated}")
@@ -587,20 +271,21 @@ def print_inboxes(demo: Demo, tracked: list[Tracked], stats_before) -> list[str]
 
 def run(args: argparse.Namespace) -> int:
     scenarios = choose_scenarios(args.cards)
-    stack_env = stack.load_stack_env()
+    layout = Layout.from_environ(run_dir=args.run_dir)
+    stack = Stack(layout)
     for name, url in (("sandbox", f"{args.sandbox_url}/sandbox/health"),
                       ("web", f"{args.api_url}/readyz")):
-        status, body = stack.http_status(url)
+        status, body = probe(url)
         if status != 200:
             raise DemoError(f"{name} is not ready at {url} ({status or 'no answer'}"
                             f"{': ' + body.strip() if body else ''}); start it with `make up`")
-    if args.kill_worker_at is not None and stack.running_pid("worker") is None:
+    if args.kill_worker_at is not None and stack.process("worker").running_pid() is None:
         raise DemoError("--kill-worker-at needs the worker started by scripts/stack.py up")
 
     run_id = uuid.uuid4().hex[:8]
     demo = Demo(args.api_url, args.sandbox_url, "", args.interval)
-    setup_customers(demo, stack_env, run_id, scenarios)
-    stats_before = demo.sandbox_get("/sandbox/stats")
+    setup_customers(demo, stack, run_id, scenarios)
+    stats_before = demo.sandbox.stats()
     print(f"demo run {run_id}: {len(scenarios)} request(s), deadline {args.deadline:.0f} s")
     for customer in demo.customers.values():
         print(f"  customer {customer.customer_id:<22} {customer.msisdn}  locale {customer.locale}")
@@ -613,7 +298,7 @@ def run(args: argparse.Namespace) -> int:
     demo.started = time.monotonic()
     chaos = None
     if args.kill_worker_at is not None:
-        chaos = Chaos(demo, args.kill_worker_at)
+        chaos = Chaos(demo, args.kill_worker_at, layout)
         chaos.thread.start()
     tracked = [Tracked(scenario) for scenario in scenarios]
     for item in tracked:
@@ -633,7 +318,7 @@ def run(args: argparse.Namespace) -> int:
         chaos.thread.join(timeout=max(0.0, until - time.monotonic()))
 
     print_summary(tracked)
-    stats_after = demo.sandbox_get("/sandbox/stats")
+    stats_after = demo.sandbox.stats()
     duplicates = print_sandbox_stats(stats_before, stats_after, tracked)
     message_problems = print_inboxes(demo, tracked, stats_before)
 
@@ -670,12 +355,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval", type=float, default=0.6,
                         help="seconds between polls (default 0.6; stays under the API's "
                              "default 120/min customer throttle)")
-    parser.add_argument("--api-url", default=stack.WEB_URL)
-    parser.add_argument("--sandbox-url", default=stack.SANDBOX_URL)
+    layout = Layout.from_environ()
+    parser.add_argument("--run-dir", type=Path, default=None,
+                        help="the stack's run directory (default var; env STACK_RUN_DIR)")
+    parser.add_argument("--api-url", default=layout.web_url)
+    parser.add_argument("--sandbox-url", default=layout.sandbox_url)
     args = parser.parse_args(argv)
     try:
         return run(args)
-    except DemoError as error:
+    except (DemoError, SandboxError, Unreachable) as error:
         print(f"demo: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -9,18 +9,17 @@ would take another suite's tasks.
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import redis
-import requests
 from django.conf import settings
 
-from tests.live import ARTIFACTS, ROOT, Stack, Worker, _free_port, _log_tail, _outside_env, \
-    _stop, wait_until
+from devstack import Process, SandboxClient, free_port, sandbox_base_urls
+from devstack.processes import answers_200
+from devstack.stack import sandbox_command
+from tests.live import ARTIFACTS, ROOT, Stack, Worker
 
 
 @pytest.fixture(autouse=True)
@@ -87,9 +86,8 @@ def anon_client():
 @pytest.fixture(scope="session")
 def sandbox_url(live_server):
     """The sandbox process, its webhooks aimed at the live server."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
-    log_path = ARTIFACTS / "sandbox.log"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
         "SANDBOX_WEBHOOK_URL": f"{live_server.url}/webhooks/token-service",
@@ -97,24 +95,15 @@ def sandbox_url(live_server):
         "SANDBOX_SLOW_SECONDS": "60",  # longer than every retry: 0044 never answers in time
         "DEV_KEYS_FILE": settings.DEV_KEYS_FILE,
     }
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "sandbox", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-
-    def healthy():
-        if process.poll() is not None:
-            raise AssertionError(f"sandbox exited:\n{_log_tail(log_path)}")
-        try:
-            return requests.get(f"{url}/sandbox/health", timeout=0.5).status_code == 200
-        except requests.RequestException:
-            return False
-
-    wait_until(healthy, timeout=30, message="sandbox health")
-    yield url
-    _stop(process)
+    process = Process("sandbox", sandbox_command(sys.executable, "127.0.0.1", port),
+                      ARTIFACTS / "sandbox.log", env=env, cwd=ROOT,
+                      ready=answers_200(f"{url}/sandbox/health", timeout=0.5))
+    process.start(append=False)
+    try:
+        process.wait_ready(timeout=30)
+        yield url
+    finally:
+        process.stop(grace=5)  # then SIGKILL: uvicorn waits for hanging 0044 calls
 
 
 
@@ -141,7 +130,6 @@ def _database_url() -> str:
 
 @pytest.fixture(scope="session")
 def worker(django_db_setup, sandbox_url):
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     _clean_broker()
     env = {
         **os.environ,
@@ -150,7 +138,7 @@ def worker(django_db_setup, sandbox_url):
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "REDIS_URL": settings.REDIS_URL,
         "DEV_KEYS_FILE": settings.DEV_KEYS_FILE,
-        **_outside_env(sandbox_url),
+        **sandbox_base_urls(sandbox_url),
     }
     process = Worker(env, ARTIFACTS / f"worker-{settings.TEST_STACK_MODE}.log")
     process.start()
@@ -161,9 +149,9 @@ def worker(django_db_setup, sandbox_url):
 @pytest.fixture
 def stack(worker, sandbox_url, live_server, settings, transactional_db):
     """Everything live; this test process talks to the same sandbox and broker."""
-    for name, value in _outside_env(sandbox_url).items():
+    for name, value in sandbox_base_urls(sandbox_url).items():
         setattr(settings, name, value)
-    requests.post(f"{sandbox_url}/sandbox/reset", timeout=5).raise_for_status()
+    SandboxClient(sandbox_url).reset()
     return Stack(live_server.url, sandbox_url, worker)
 
 

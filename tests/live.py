@@ -1,6 +1,7 @@
-"""Live infrastructure for integration tests (the fixtures are in tests/conftest.py): the sandbox over HTTP, a real Celery worker
-(prefork, its own process) on real Redis, the web app under pytest-django's live server,
-all on the test PostgreSQL database.
+"""Live infrastructure for integration tests (the fixtures are in tests/conftest.py): the
+sandbox over HTTP, a real Celery worker (prefork, its own process) on real Redis, the web
+app under pytest-django's live server, all on the test PostgreSQL database. The processes
+are `devstack` processes, as in `make up` and the bench.
 
 Nothing here is faked: the worker picks tasks from the Redis broker, calls the sandbox
 over HTTP, and the sandbox's webhooks reach the live server.
@@ -9,113 +10,52 @@ over HTTP, and the sandbox's webhooks reach the live server.
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-import pytest
-import redis
 import requests
-from django.conf import settings
 
 from config.auth import mint_dev_token
+from devstack import Process, SandboxClient, luhn_pan, wait_until
+from devstack.processes import logs_line
+from devstack.stack import WORKER_READY, worker_command
 from provisioning.models import ProvisioningRequest
+
+# Re-exported: tests import both from here.
+__all__ = ["ARTIFACTS", "ROOT", "TERMINAL", "Stack", "Worker", "luhn_pan", "wait_until"]
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "var" / "test-logs"
 TERMINAL = {"ineligible", "provisioned", "declined", "failed", "expired", "cancelled"}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until(predicate, timeout: float = 30.0, interval: float = 0.05, message: str = ""):
-    """Poll `predicate` until it returns something truthy or the deadline passes."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {message or predicate}")
-        time.sleep(interval)
-
-
-def _log_tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-def _stop(process: subprocess.Popen, grace: float = 5.0) -> None:
-    """SIGTERM, then SIGKILL if it still runs (uvicorn waits for hanging 0044 calls)."""
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-
-
-def _outside_env(sandbox: str) -> dict[str, str]:
-    return {
-        "ISSUER_BASE_URL": f"{sandbox}/issuer",
-        "TOKEN_SERVICE_BASE_URL": f"{sandbox}/tms",
-        "PUSH_GATEWAY_BASE_URL": f"{sandbox}/push",
-        "SMS_GATEWAY_BASE_URL": f"{sandbox}/sms",
-        "TELCO_BASE_URL": f"{sandbox}/telco",
-    }
-
-
-class Worker:
-    """A Celery worker process on the test database; can be killed and restarted."""
+class Worker(Process):
+    """A Celery worker process on the test database; can be killed and restarted.
+    `start()` returns once the worker consumes."""
 
     def __init__(self, env: dict[str, str], log_path: Path):
-        self.env, self.log_path, self.process = env, log_path, None
+        super().__init__("worker", log_path=log_path, env=env, cwd=ROOT,
+                         ready=logs_line(WORKER_READY))
 
-    def start(self):
-        self.log = open(self.log_path, "a")
-        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-l", "info",
-             "-Q", "provisioning,tokens,notifications,reconciliation", "-c", "3",
-             "--without-heartbeat", "--without-gossip", "--without-mingle",
-             "-n", f"test-{os.getpid()}-{time.monotonic_ns()}@%h"],
-            cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    def start(self, append: bool = True) -> Worker:
+        # A new node name each start: a restarted worker is a new node to the broker.
+        self.argv = worker_command(sys.executable, concurrency=3, heartbeat=False,
+                                   hostname=f"test-{os.getpid()}-{time.monotonic_ns()}@%h")
+        super().start(append=True)
+        self.wait_ready(timeout=60)
+        return self
 
-        def ready():
-            if self.process.poll() is not None:
-                raise AssertionError(f"worker exited:\n{_log_tail(self.log_path)}")
-            text = self.log_path.read_text(errors="replace")[offset:]
-            return " ready." in text
-
-        wait_until(ready, timeout=60, interval=0.1, message="celery worker ready")
-
-    def kill(self, sig=signal.SIGKILL):
-        os.killpg(self.process.pid, sig)
-        self.process.wait(timeout=30)
-        self.log.close()
-
-    def stop(self):
-        if self.process and self.process.poll() is None:
-            _stop(self.process, grace=10)
-            self.log.close()
+    def stop(self, grace: float = 10.0) -> bool:
+        return super().stop(grace)
 
 
 class Stack:
+    """The live stack as a test sees it: the API as a customer, the sandbox, the worker."""
+
     def __init__(self, api: str, sandbox: str, worker: Worker):
         self.api, self.sandbox, self.worker = api, sandbox, worker
+        self.sandbox_client = SandboxClient(sandbox)
 
     def client(self, customer_id: str = "cust_demo") -> requests.Session:
         session = requests.Session()
@@ -154,30 +94,13 @@ class Stack:
             row = ProvisioningRequest.objects.filter(pk=request_id).first()
             raise AssertionError(
                 f"request {request_id} is {row and row.state}, wanted {states}\n"
-                f"worker log tail:\n{_log_tail(self.worker.log_path)}") from None
+                f"worker log tail:\n{self.worker.tail()}") from None
 
     def wait_terminal(self, request_id, timeout: float = 30.0) -> ProvisioningRequest:
         return self.wait_for_state(request_id, TERMINAL, timeout)
 
     def sandbox_stats(self) -> dict:
-        return requests.get(f"{self.sandbox}/sandbox/stats", timeout=5).json()
+        return self.sandbox_client.stats()
 
     def sandbox_post(self, path: str, body: dict) -> requests.Response:
         return requests.post(f"{self.sandbox}{path}", json=body, timeout=10)
-
-
-def luhn_pan(last4: str, prefix: str = "4") -> str:
-    """A 16-digit Luhn-valid PAN ending in `last4` (the check digit is last4's last digit,
-    so one free digit in the middle is chosen to make the sum come out right)."""
-    import random
-
-    body = prefix + "".join(random.choice("0123456789") for _ in range(10 - len(prefix)))
-    for free in "0123456789":
-        candidate = body + free + last4
-        total = 0
-        for index, char in enumerate(reversed(candidate)):
-            value = int(char) * (2 if index % 2 else 1)
-            total += value - 9 if value > 9 else value
-        if total % 10 == 0:
-            return candidate
-    raise AssertionError("unreachable: one free digit always fixes the Luhn sum")

@@ -4,7 +4,6 @@ built in whatever state a test needs, and the live stack for the integration tes
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 import uuid
@@ -18,6 +17,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
+from devstack import free_port
 from notifications import services
 from notifications.channels import Sent
 from notifications.models import Channel, Notification, Status, TemplateKey
@@ -100,12 +100,6 @@ def make_due(notification) -> None:
 
 # --- a real sandbox, served in this process, for the channel clients -----------------------
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _serve_sandbox(**config):
     """The sandbox app on a free port in a thread: the clients speak real HTTP to it."""
     import uvicorn
@@ -115,7 +109,7 @@ def _serve_sandbox(**config):
 
     app = create_app(SandboxConfig.from_env({"DEV_KEYS_FILE": settings.DEV_KEYS_FILE},
                                             slow_seconds=3.0, **config))
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                            lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -19,6 +19,7 @@ from django.utils import timezone
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
+from devstack import free_port
 from provisioning.models import State, Trigger
 from tests.factories import ProvisioningRequestFactory
 from tests.live import wait_until
@@ -210,12 +211,6 @@ def test_outside_errors_count_task_retries_and_outside_call_latency(settings):
 
 # --- a real prefork worker ----------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.mark.integration
 def test_prefork_worker_serves_metrics_counted_in_its_children(transactional_db, settings,
                                                                tmp_path):
@@ -223,7 +218,7 @@ def test_prefork_worker_serves_metrics_counted_in_its_children(transactional_db,
     from config.celery import app
 
     queue = f"ops-metrics-{os.getpid()}-{time.monotonic_ns()}"  # ours alone
-    port = _free_port()
+    port = free_port()
     db = settings.DATABASES["default"]
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test",
            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",

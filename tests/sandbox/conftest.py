@@ -7,11 +7,11 @@ Run with `.venv/bin/python -m pytest tests/sandbox -p no:django -q`.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
 import threading
-import time
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -25,6 +25,7 @@ import pytest
 from joserfc import jwe
 from joserfc.jwk import RSAKey
 
+import devstack
 from config import dev_keys
 from sandbox.app import create_app
 from sandbox.config import SandboxConfig
@@ -46,16 +47,8 @@ PANS = {
 DEVICE = {"id": "dev_1", "type": "phone", "os": "android"}
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 5.0, step: float = 0.01) -> Any:
-    """Poll `predicate` until it returns something truthy; fail at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(step)
+# The sandbox runs in this process here: short deadlines, quick polls.
+wait_until = functools.partial(devstack.wait_until, timeout=5.0, interval=0.01)
 
 
 # keys and signing --------------------------------------------------------------------
@@ -309,7 +302,8 @@ class WebhookReceiver:
         return f"http://127.0.0.1:{self.server.server_address[1]}/webhooks/token-service"
 
     def wait_for(self, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
-        return wait_until(lambda: self.received if len(self.received) >= count else None, timeout)
+        return wait_until(lambda: self.received if len(self.received) >= count else None,
+                          timeout=timeout)
 
     def close(self) -> None:
         self.server.shutdown()

@@ -25,6 +25,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
 
+from devstack import Process, SandboxClient, free_port, sandbox_base_urls
+from devstack.processes import answers_200
+from devstack.stack import sandbox_command
 from tests import live
 from tests.security import leak_settings
 
@@ -37,12 +40,6 @@ def _database_url() -> str:
     db = settings.DATABASES["default"]
     password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
     return f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-
-
-def _start(args: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen:
-    with open(log_path, "a") as log:
-        return subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
 
 
 class LeakStack(live.Stack):
@@ -71,7 +68,7 @@ def leak_processes(django_db_setup):
     for key in broker.scan_iter(f"{leak_settings.KEY_PREFIX}*"):
         broker.delete(key)  # leftovers of an earlier run against a dropped database
 
-    web_port, sandbox_port = live._free_port(), live._free_port()
+    web_port, sandbox_port = free_port(), free_port()
     web_url, sandbox_url = f"http://127.0.0.1:{web_port}", f"http://127.0.0.1:{sandbox_port}"
     env = {
         **os.environ,
@@ -82,49 +79,35 @@ def leak_processes(django_db_setup):
         "DEV_KEYS_FILE": settings.DEV_KEYS_FILE,
         "LOG_LEVEL": "DEBUG",
         "LOG_FORMAT": "json",
-        **live._outside_env(sandbox_url),
+        **sandbox_base_urls(sandbox_url),
     }
+    sandbox = Process(
+        "sandbox", sandbox_command(sys.executable, "127.0.0.1", sandbox_port), logs["sandbox"],
+        env={**env, "SANDBOX_WEBHOOK_URL": f"{web_url}/webhooks/token-service",
+             "SANDBOX_LATE_DECISION_SECONDS": "0.5"},
+        cwd=ROOT, ready=answers_200(f"{sandbox_url}/sandbox/health", timeout=0.5))
+    web = Process(
+        "web", [sys.executable, "manage.py", "runserver", f"127.0.0.1:{web_port}",
+                "--noreload", "--skip-checks"], logs["web"],
+        env=env, cwd=ROOT, ready=answers_200(f"{web_url}/healthz", timeout=0.5))
+    worker = live.Worker(env, logs["worker"])
     processes = []
     try:
-        sandbox = _start([sys.executable, "-m", "sandbox", "--host", "127.0.0.1",
-                          "--port", str(sandbox_port)],
-                         {**env, "SANDBOX_WEBHOOK_URL": f"{web_url}/webhooks/token-service",
-                          "SANDBOX_LATE_DECISION_SECONDS": "0.5"}, logs["sandbox"])
-        processes.append(sandbox)
-        web = _start([sys.executable, "manage.py", "runserver", f"127.0.0.1:{web_port}",
-                      "--noreload", "--skip-checks"], env, logs["web"])
-        processes.append(web)
-
-        def answers(url: str, process: subprocess.Popen, log: Path):
-            def check():
-                if process.poll() is not None:
-                    raise AssertionError(f"{url} exited:\n{live._log_tail(log)}")
-                try:
-                    return requests.get(url, timeout=0.5).status_code == 200
-                except requests.RequestException:
-                    return False
-            return check
-
-        live.wait_until(answers(f"{sandbox_url}/sandbox/health", sandbox, logs["sandbox"]),
-                        timeout=30, message="sandbox health")
-        live.wait_until(answers(f"{web_url}/healthz", web, logs["web"]), timeout=60,
-                        message="web /healthz")
-        worker = live.Worker(env, logs["worker"])
-        worker.start()
+        for process, timeout in ((sandbox, 30), (web, 60)):
+            processes.append(process.start())
+            process.wait_ready(timeout=timeout)
         processes.append(worker)
+        worker.start()
         yield web_url, sandbox_url, worker, logs
     finally:
         for process in reversed(processes):
-            if isinstance(process, live.Worker):
-                process.stop()
-            else:
-                live._stop(process)
+            process.stop() if process is worker else process.stop(grace=5)
 
 
 @pytest.fixture
 def leak_stack(leak_processes, transactional_db):
     web_url, sandbox_url, worker, logs = leak_processes
-    requests.post(f"{sandbox_url}/sandbox/reset", timeout=5).raise_for_status()
+    SandboxClient(sandbox_url).reset()
     return LeakStack(web_url, sandbox_url, worker, logs)
 
 
