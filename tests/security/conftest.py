@@ -14,7 +14,6 @@ import base64
 import json
 import os
 import secrets
-import subprocess
 import sys
 from pathlib import Path
 
