@@ -53,9 +53,9 @@ def django_ready() -> None:
 
 
 def mint_tokens(apps: Sequence[App]) -> None:
+    django_ready()  # before the import: config.auth loads DRF, which reads the settings
     from config.auth import mint_dev_token
 
-    django_ready()
     for app in apps:
         if app.customer_id not in _TOKENS:
             _TOKENS[app.customer_id] = mint_dev_token(app.customer_id, lifetime_seconds=4 * 3600)
