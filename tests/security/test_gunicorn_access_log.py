@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 import requests
 
 from config.redaction import MASK_PAN
-from tests.live import _free_port, _log_tail, _stop, wait_until
+from devstack import Process, free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 LOGS = ROOT / "var" / "test-logs"
@@ -24,35 +23,31 @@ AMEX = "378282246310005"
 
 @pytest.fixture(scope="module")
 def gunicorn():
-    """gunicorn on a free port, one worker, the test settings; stdout (the access log) and
-    stderr (the error log) each to a file of their own."""
-    LOGS.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
-    access, errors = LOGS / f"gunicorn-access-{port}.log", LOGS / f"gunicorn-error-{port}.log"
+    """gunicorn on a free port, one worker, the test settings; its access log (stdout) and
+    error log (stderr) both land in one file, and neither may hold a card number."""
+    port = free_port()
+    log = LOGS / f"gunicorn-{port}.log"
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test",
-           "WEB_CONCURRENCY": "1", "PYTHONUNBUFFERED": "1"}
-    with open(access, "w") as out, open(errors, "w") as err:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py",
-             # Its own port, and no control socket: the default path is one per user,
-             # shared with any other gunicorn on this machine.
-             "--bind", f"127.0.0.1:{port}", "--no-control-socket", "config.wsgi:application"],
-            cwd=ROOT, env=env, stdout=out, stderr=err, start_new_session=True)
+           "WEB_CONCURRENCY": "1"}
     base = f"http://127.0.0.1:{port}"
+    process = Process("gunicorn", [
+        sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py",
+        "--bind", f"127.0.0.1:{port}", "config.wsgi:application"],
+        log_path=log, env=env, cwd=ROOT)
 
-    def answers():
-        if process.poll() is not None:
-            raise AssertionError(f"gunicorn exited {process.returncode}:\n{_log_tail(errors)}")
+    def answers(_process) -> bool:
         try:
             return requests.get(f"{base}/healthz", timeout=1).status_code == 200
         except requests.RequestException:  # not listening yet, or the worker still booting
             return False
 
+    process.ready = answers
+    process.start(append=False)
     try:
-        wait_until(answers, timeout=60, message="gunicorn to answer /healthz")
-        yield base, access, errors
+        process.wait_ready(timeout=60)
+        yield base, log, log
     finally:
-        _stop(process)
+        process.stop(grace=5)
 
 
 def _digits(text: str) -> str:
@@ -68,7 +63,8 @@ def test_a_card_number_in_a_url_is_masked_in_gunicorns_access_log(gunicorn):
                             timeout=5)
     assert response.status_code == 200
     line = wait_until(
-        lambda: next((row for row in access.read_text().splitlines() if marker in row), None),
+        lambda: next((row for row in access.read_text().splitlines()
+                      if marker in row and '"GET ' in row), None),
         timeout=15, message="the request's access log line")
     assert "GET /healthz?probe=access-log-probe&card=" in line
     assert line.count(MASK_PAN) == 5, line
@@ -81,8 +77,8 @@ def test_a_card_number_in_the_path_is_masked_in_gunicorns_access_log(gunicorn):
     response = requests.get(f"{base}/cards/4111-1111-1111-1111/path-probe", timeout=5)
     assert response.status_code == 404
     line = wait_until(
-        lambda: next((row for row in access.read_text().splitlines() if "path-probe" in row),
-                     None),
+        lambda: next((row for row in access.read_text().splitlines()
+                      if "path-probe" in row and '"GET ' in row), None),
         timeout=15, message="the request's access log line")
     assert f"GET /cards/{MASK_PAN}/path-probe" in line
     assert PAN not in _digits(line)

@@ -18,7 +18,7 @@ import pytest
 import requests
 from django.conf import settings
 
-from tests.live import _free_port, _log_tail, _stop, wait_until
+from devstack import Process, free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 LOGS = ROOT / "var" / "test-logs"
@@ -130,18 +130,16 @@ def _database_url() -> str:
     return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
-def _gunicorn(env: dict[str, str], log: Path, *extra: str) -> subprocess.Popen:
-    with open(log, "w") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "config.wsgi:application",
-             "--config", "python:config.gunicorn", "--workers", "1", *extra],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+def _gunicorn(env: dict[str, str], log: Path, *extra: str) -> Process:
+    return Process("gunicorn", [sys.executable, "-m", "gunicorn", "config.wsgi:application",
+                                "--config", "python:config.gunicorn", "--workers", "1", *extra],
+                   log_path=log, env=env, cwd=ROOT).start(append=False)
 
 
 @pytest.fixture(scope="module")
 def production_server(production_env, django_db_setup, django_db_blocker):
     LOGS.mkdir(parents=True, exist_ok=True)
-    public, internal = _free_port(), _free_port()
+    public, internal = free_port(), free_port()
     env = {**production_env,
            "GUNICORN_BIND": f"127.0.0.1:{public}",
            "INTERNAL_PORT": str(internal),
@@ -157,8 +155,8 @@ def production_server(production_env, django_db_setup, django_db_blocker):
     process = _gunicorn(env, log)
 
     def up():
-        if process.poll() is not None:
-            raise AssertionError(f"gunicorn exited:\n{_log_tail(log)}")
+        if process.popen.poll() is not None:
+            raise AssertionError(f"gunicorn exited:\n{process.tail()}")
         try:
             return requests.get(f"http://127.0.0.1:{internal}/healthz", timeout=0.5).ok
         except requests.RequestException:
@@ -166,7 +164,7 @@ def production_server(production_env, django_db_setup, django_db_blocker):
 
     wait_until(up, timeout=60, message="gunicorn on both listeners")
     yield f"http://127.0.0.1:{public}", f"http://127.0.0.1:{internal}", internal
-    _stop(process)
+    process.stop(grace=5)
 
 
 # What the TLS-terminating proxy in front of the public listener adds.
@@ -227,12 +225,12 @@ def test_gunicorn_refuses_to_start_when_the_internal_port_is_not_bound(productio
     # A --bind on the command line replaces config/gunicorn.py's binds.
     LOGS.mkdir(parents=True, exist_ok=True)
     log = LOGS / "gunicorn-listeners-refused.log"
-    process = _gunicorn({**production_env, "INTERNAL_PORT": str(_free_port())}, log,
-                        "--bind", f"127.0.0.1:{_free_port()}")
+    process = _gunicorn({**production_env, "INTERNAL_PORT": str(free_port())}, log,
+                        "--bind", f"127.0.0.1:{free_port()}")
     try:
-        code = process.wait(timeout=60)
+        code = process.popen.wait(timeout=60)
     except subprocess.TimeoutExpired:
-        _stop(process)
-        raise AssertionError(f"gunicorn served without its internal listener:\n{_log_tail(log)}")
+        process.stop(grace=5)
+        raise AssertionError(f"gunicorn served without its internal listener:\n{process.tail()}")
     assert code != 0
     assert "INTERNAL_PORT" in log.read_text()

@@ -17,7 +17,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.live import _free_port
+from devstack import free_port
 from tests.security.conftest import OUTSIDE_URLS, push_service_account
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -169,7 +169,7 @@ def _runs_until_exit(argv: list[str], env: dict[str, str], timeout: float = 60) 
 
 def test_gunicorn_refuses_to_serve_the_wsgi_app_without_a_settings_module(
         env_without_settings_module):
-    port = _free_port()
+    port = free_port()
     code, output = _runs_until_exit(
         [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--config",
          "python:config.gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
