@@ -21,7 +21,7 @@ FROM python:3.11-slim AS runtime
 
 # No DJANGO_SETTINGS_MODULE here: whoever runs the image names the settings
 # (config.settings.production in a deployment, config.settings.dev in the compose file),
-# and every entry point refuses to start without it (config/entrypoints.py).
+# and every entry point refuses to start without it (core/entrypoints.py).
 # Two listeners (ADR 0005): 8000 is the public site, the only port the load balancer or
 # the public Service may target; 8001 serves /metrics and the API docs to the cluster.
 ENV PATH=/opt/venv/bin:$PATH \

@@ -10,7 +10,7 @@ PY          := $(VENV)/bin/python
 STACK       := $(PYTHON) scripts/stack.py
 PYTEST_ARGS ?=
 DEMO_ARGS   ?=
-# No entry point has a default settings module (config/entrypoints.py). The stack names
+# No entry point has a default settings module (core/entrypoints.py). The stack names
 # config.settings.dev itself (scripts/stack.py); the test targets name the test settings
 # here, so a DJANGO_SETTINGS_MODULE exported in the shell for manage.py never sends a
 # test run to the dev database and Redis.

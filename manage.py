@@ -6,7 +6,7 @@ import sys
 if __name__ == "__main__":
     from django.core.exceptions import ImproperlyConfigured
 
-    from config.entrypoints import require_settings_module
+    from core.entrypoints import require_settings_module
 
     try:
         require_settings_module("manage.py")

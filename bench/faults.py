@@ -170,7 +170,7 @@ def audit(run: PhaseRun, database_url: str, settle_timeout: float) -> dict[str, 
             return [(r[0], r[1], float(r[2]), None if r[3] is None else float(r[3]))
                     for r in conn.execute(
                 "SELECT pr.id::text, pr.state, extract(epoch FROM pr.created_at), "
-                "(SELECT extract(epoch FROM min(tl.created_at)) FROM provisioning_transitionlog tl"
+                "(SELECT extract(epoch FROM min(tl.created_at)) FROM core_transitionlog tl"
                 "  WHERE tl.machine = 'provisioning_request' AND tl.object_id = pr.id"
                 "    AND tl.to_state = ANY(%s)) "
                 "FROM provisioning_provisioningrequest pr "
@@ -214,7 +214,7 @@ def audit(run: PhaseRun, database_url: str, settle_timeout: float) -> dict[str, 
         timelines = {
             r[0]: [f"{row[3]:+.2f}s {row[0]}->{row[1]} by {row[2]}" for row in conn.execute(
                 "SELECT from_state, to_state, trigger, extract(epoch FROM created_at) - %s "
-                "FROM provisioning_transitionlog WHERE object_id = %s::uuid ORDER BY id",
+                "FROM core_transitionlog WHERE object_id = %s::uuid ORDER BY id",
                 (recovery, r[0])).fetchall()]
             for r in worst
         }

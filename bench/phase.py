@@ -53,8 +53,8 @@ def django_ready() -> None:
 
 
 def mint_tokens(apps: Sequence[App]) -> None:
-    django_ready()  # before the import: config.auth loads DRF, which reads the settings
-    from config.auth import mint_dev_token
+    django_ready()  # before the import: core.auth loads DRF, which reads the settings
+    from core.auth import mint_dev_token
 
     for app in apps:
         if app.customer_id not in _TOKENS:
@@ -205,7 +205,7 @@ def read_database(database_url: str, traces: Sequence[Trace], floor: bool) -> di
         else:
             rows = conn.execute(
                 "SELECT pr.id::text, pr.state, extract(epoch FROM pr.created_at), "
-                "(SELECT extract(epoch FROM min(tl.created_at)) FROM provisioning_transitionlog tl "
+                "(SELECT extract(epoch FROM min(tl.created_at)) FROM core_transitionlog tl "
                 " WHERE tl.machine = 'provisioning_request' AND tl.object_id = pr.id "
                 "   AND tl.to_state = ANY(%s)) "
                 "FROM provisioning_provisioningrequest pr WHERE pr.id = ANY(%s::uuid[])",

@@ -236,7 +236,7 @@ LAYERS = [
     ("DB driver (psycopg)", r"^psycopg"),
     ("ORM (django.db)", r"^django/db/"),
     ("HTTP client (requests, urllib3)", r"^(requests|urllib3)/"),
-    ("crypto (JOSE, AES, HMAC)", r"^(joserfc|cryptography)/|tokens/vault|card_encryption|http_signature"),
+    ("crypto (JOSE, AES, HMAC)", r"^(joserfc|cryptography)/|core/crypto|core/outside/http_signature"),
     ("Celery publish (kombu)", r"^kombu/|celery/app/(amqp|base)"),
     ("logging (JSON, redaction)", r"^logging/|pythonjsonlogger|config/redaction|config/correlation"),
     ("metrics (prometheus)", r"prometheus"),

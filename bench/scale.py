@@ -111,7 +111,7 @@ def fill(rows: int) -> dict[str, Any]:
     started = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute(f"TRUNCATE {table_name} CASCADE")
-        cursor.execute("TRUNCATE notifications_notification, provisioning_transitionlog")
+        cursor.execute("TRUNCATE notifications_notification, core_transitionlog")
         sql, params = _insert_select(ProvisioningRequest, "%s", {
             **COMMON,
             "id": "gen_random_uuid()",
@@ -180,7 +180,7 @@ def reset_stuck() -> None:
             f"UPDATE {ProvisioningRequest._meta.db_table} p SET {sets}, failure_code = '', "
             f"failure_message = '' FROM (SELECT {selects} FROM generate_series(1, {STUCK}) "
             f"AS g(i)) s WHERE p.id = s.id".replace("%%", "%"))
-        cursor.execute("TRUNCATE notifications_notification, provisioning_transitionlog")
+        cursor.execute("TRUNCATE notifications_notification, core_transitionlog")
         cursor.execute(f"VACUUM ANALYZE {ProvisioningRequest._meta.db_table}")
 
 

@@ -1,7 +1,7 @@
 """gunicorn settings: prometheus_client multiprocess mode for /metrics across workers.
 
 Each gunicorn worker is its own process with its own metrics; in multiprocess mode they
-write to files in PROMETHEUS_MULTIPROC_DIR and /metrics (config.metrics.metrics_view)
+write to files in PROMETHEUS_MULTIPROC_DIR and /metrics (core.observability.metrics.metrics_view)
 adds them up. The master makes a fresh directory before forking (stale files from a
 previous run would be counted) and marks a dead worker's files so its gauges go away.
 It also declares the listeners: the public one and, in production, the internal one.
@@ -12,7 +12,7 @@ import shutil
 import tempfile
 
 # Listeners. GUNICORN_BIND is the public one. INTERNAL_PORT, when set, is a second TCP
-# listener on the same host serving /metrics and the API docs only (config/listeners.py,
+# listener on the same host serving /metrics and the API docs only (core/listeners.py,
 # ADR 0006); the public Service never targets it. A --bind on the command line replaces
 # this list, and when_ready below refuses to serve without the internal listener.
 _public_bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
@@ -25,7 +25,7 @@ if _internal_port:
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 accesslog = "-"
 # The access and error logs through the redaction filter (a URL can carry a card number).
-logger_class = "config.gunicorn_logging.RedactingLogger"
+logger_class = "core.observability.gunicorn_logging.RedactingLogger"
 # gunicorn 25+ opens a control socket at one path per user ($XDG_RUNTIME_DIR or
 # ~/.gunicorn/gunicorn.ctl): two servers on one machine (a demo and a test run) would
 # fight over it, and nothing here manages gunicorn through it.

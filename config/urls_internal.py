@@ -1,11 +1,11 @@
-"""The internal listener's site (config/listeners.py): metrics, the API schema and its docs
+"""The internal listener's site (core/listeners.py): metrics, the API schema and its docs
 page, and the health checks. Never reachable through the public listener in production."""
 
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from config import health
-from config.metrics import metrics_view
+from core import health
+from core.observability.metrics import metrics_view
 
 # Served by the internal listener only (and, with one listener in dev and test, by it).
 internal_only = [
@@ -23,6 +23,6 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
 ]
 
-handler400 = "config.health.bad_request"
-handler404 = "config.health.not_found"
-handler500 = "config.health.server_error"
+handler400 = "core.health.bad_request"
+handler404 = "core.health.not_found"
+handler500 = "core.health.server_error"

@@ -1,12 +1,12 @@
 """The public listener's site: wallet-app API v1, token-service webhook, admin, health.
 
 Production's ROOT_URLCONF; metrics and the API docs are on the internal listener
-(config/urls_internal.py, config/listeners.py)."""
+(config/urls_internal.py, core/listeners.py)."""
 
 from django.contrib import admin
 from django.urls import include, path
 
-from config import health
+from core import health
 from tokens.webhooks import token_service_webhook
 
 api_v1 = [
@@ -23,6 +23,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
-handler400 = "config.health.bad_request"
-handler404 = "config.health.not_found"
-handler500 = "config.health.server_error"
+handler400 = "core.health.bad_request"
+handler404 = "core.health.not_found"
+handler500 = "core.health.server_error"

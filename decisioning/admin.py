@@ -16,8 +16,8 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from config.errors import ApplicationError
-from provisioning.admin_views import ReadOnlyAdmin, ServiceModelAdmin
+from core.errors import ApplicationError
+from core.admin_site import ReadOnlyAdmin, ServiceModelAdmin
 
 from . import services
 from .models import ChangeStatus, DecisionRule, DecisionRuleVersion, RuleChange, RuleResult

@@ -16,7 +16,7 @@ from django.utils import timezone
 from prometheus_client import Counter
 from rest_framework import status
 
-from config.errors import ApplicationError, StateConflict
+from core.errors import ApplicationError, StateConflict
 
 from .models import (
     ChangeStatus,

@@ -13,8 +13,8 @@ from datetime import datetime
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
 
-from config import outside
-from config.outside import OutsideError, PermanentError, TransientError
+from core.outside import http as outside
+from core.outside.http import OutsideError, PermanentError, TransientError
 
 SYSTEM = "telco"
 

@@ -13,8 +13,8 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
-from config.errors import ApplicationError
-from provisioning.admin_views import ReadOnlyAdmin, ServiceModelAdmin
+from core.errors import ApplicationError
+from core.admin_site import ReadOnlyAdmin, ServiceModelAdmin
 
 from . import services
 from .models import CustomerProfile, CustomerProfileChange, Device, Notification, Status

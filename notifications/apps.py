@@ -6,4 +6,4 @@ class NotificationsConfig(AppConfig):
     verbose_name = "Notifications"
 
     def ready(self):
-        from . import receivers  # noqa: F401  (connects the post_transition receiver)
+        from . import metrics, receivers  # noqa: F401  (outbox gauges; post_transition)

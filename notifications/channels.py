@@ -1,7 +1,7 @@
 """Clients of the push gateway (FCM HTTP v1 shaped) and the SMS gateway.
 
 Each turns HTTP into a `Sent` (the provider's message id) or a typed error from
-config.outside: TransientError (timeout, 5xx, 429: worth retrying) or PermanentError
+core.outside.http: TransientError (timeout, 5xx, 429: worth retrying) or PermanentError
 with a code prefixed by the channel (`push_unregistered`, `sms_invalid_msisdn`, ...).
 Both carry the notification id as `reference`, so a duplicate send is visible at the
 gateway. Message text never appears in an error or a log line: it may hold a code.
@@ -29,8 +29,8 @@ import requests
 from django.conf import settings
 from google.oauth2 import service_account
 
-from config import outside
-from config.outside import OUTSIDE_CALL_SECONDS, OutsideTimeout, PermanentError, TransientError
+from core.outside import http as outside
+from core.outside.http import OUTSIDE_CALL_SECONDS, OutsideTimeout, PermanentError, TransientError
 
 PUSH = "push"
 SMS = "sms"

@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
-from tokens.fields import EncryptedJSONField
+from core.crypto.fields import EncryptedJSONField
 
 
 class Channel(models.TextChoices):

@@ -33,9 +33,9 @@ from django.utils import timezone
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 from prometheus_client import Counter
 
-from config.errors import StateConflict
-from config.outside import PermanentError, TransientError
-from tokens import vault
+from core.errors import StateConflict
+from core.outside.http import PermanentError, TransientError
+from core.crypto import vault
 
 from . import lock_objects, templates
 from .channels import PushGatewayClient, Sent, SmsGatewayClient

@@ -23,5 +23,5 @@ def send_notification_task(self, notification_id: str) -> None:
 
 
 @shared_task(acks_late=True, ignore_result=True)
-def drain_notification_outbox_task() -> dict:
+def drain_outbox_task() -> dict:
     return services.drain_outbox()

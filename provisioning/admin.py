@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import timedelta
 
 from django.apps import apps
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db import DatabaseError, transaction
 from django.db.models import Q
@@ -25,33 +27,19 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 
-from config.errors import ApplicationError
+from core.errors import ApplicationError
 
-from .admin_views import ReadOnlyAdmin
-from .diagram import DEFAULT_COLOUR, STATE_COLOURS
-from .models import MOVING_STATES, ProvisioningRequest, State, TransitionLog, Trigger
+from core.admin_site import (
+    OverviewPanel, ReadOnlyAdmin, mask_msisdn, register_overview_panel, state_badge,
+)
+from core.models import TransitionLog, Trigger
+
+from .models import MOVING_STATES, TERMINAL_STATES, ProvisioningRequest, State
 
 logger = logging.getLogger(__name__)
 
 # Watched states: a request here should move on by its due time.
 WATCHED_STATES = (*MOVING_STATES, State.STEP_UP_REQUIRED)
-
-
-def mask_msisdn(msisdn: str) -> str:
-    """+254712340100 → +2547****0100: enough to match what a customer reads out."""
-    if not msisdn:
-        return ""
-    if len(msisdn) <= 8:
-        return "****"
-    return f"{msisdn[:5]}****{msisdn[-4:]}"
-
-
-def state_badge(state: str):
-    colour = STATE_COLOURS.get(state, DEFAULT_COLOUR)
-    return format_html(
-        '<span class="state-badge" data-state="{}" style="display:inline-block;padding:1px 8px;'
-        'border-radius:10px;color:#fff;background:{};font-weight:600">{}</span>',
-        state, colour, state)
 
 
 # --- transition buttons -----------------------------------------------------------------
@@ -211,9 +199,9 @@ class ProvisioningRequestAdmin(ReadOnlyAdmin):
         token = Token.objects.filter(provisioning_request=obj).first()
         ids = [obj.pk] + ([token.pk] if token else [])
         # (machine, object_id) leads the log's index; object_id alone would scan it all.
-        wanted = Q(machine=TransitionLog.Machine.PROVISIONING_REQUEST, object_id=obj.pk)
+        wanted = Q(machine=ProvisioningRequest.TRANSITION_LOG_MACHINE, object_id=obj.pk)
         if token:
-            wanted |= Q(machine=TransitionLog.Machine.TOKEN, object_id=token.pk)
+            wanted |= Q(machine=Token.TRANSITION_LOG_MACHINE, object_id=token.pk)
         transitions = list(TransitionLog.objects.filter(wanted).order_by("created_at", "id"))
         token_url = (reverse("admin:tokens_token_change", args=[token.pk])
                      if token and admin.site.is_registered(type(token)) else None)
@@ -279,18 +267,38 @@ def notifications_for(object_ids) -> list | None:
         return None
 
 
-@admin.register(TransitionLog)
-class TransitionLogAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "machine", "object_id", "transition", "from_state", "to_state",
-                    "trigger", "actor", "reason", "correlation_id")
-    list_filter = ("machine", "trigger", "to_state")
-    search_fields = ("=correlation_id", "=actor")
-    search_help_text = "Object id, correlation id or admin user (exact)."
-    show_full_result_count = False
+# --- the overview page's panel ----------------------------------------------------------------
 
-    def get_search_results(self, request, queryset, search_term):
-        try:
-            object_id = uuid.UUID(search_term.strip())
-        except ValueError:
-            return super().get_search_results(request, queryset, search_term)
-        return queryset.filter(object_id=object_id), False
+def overview_numbers(now=None) -> dict:
+    """The overview's figures; each is one grouped query on an indexed column."""
+    from django.db.models import Count
+
+    now = now or timezone.now()
+    window = timedelta(minutes=settings.ADMIN_OVERVIEW_WINDOW_MINUTES)
+    requests = ProvisioningRequest.objects.order_by()
+    per_state = dict(requests.values_list("state").annotate(n=Count("pk")))
+    # "Stuck": a request in a state that should be moving whose due time has passed.
+    watched = [*MOVING_STATES, State.STEP_UP_REQUIRED]
+    stuck = dict(requests.filter(state__in=watched, due_at__isnull=False, due_at__lt=now)
+                 .values_list("state").annotate(n=Count("pk")))
+    # Outcomes: requests that reached an end (or failed) within the window, by state and
+    # failure code; (state, state_changed_at) is indexed.
+    ended = [*TERMINAL_STATES, State.FAILED]
+    outcomes = (requests.filter(state__in=ended, state_changed_at__gte=now - window)
+                .values_list("state", "failure_code").annotate(n=Count("pk"))
+                .order_by("state", "-n"))
+    return {
+        "window_minutes": settings.ADMIN_OVERVIEW_WINDOW_MINUTES,
+        "states": [{"state": state, "count": per_state.get(state, 0),
+                    "stuck": stuck.get(state, 0) if state in watched else None}
+                   for state in State.values],
+        "total": sum(per_state.values()),
+        "total_stuck": sum(stuck.values()),
+        "outcomes": [{"state": state, "failure_code": code, "count": n}
+                     for state, code, n in outcomes],
+    }
+
+
+register_overview_panel(OverviewPanel(
+    template="admin/provisioning/overview_panel.html",
+    permission="provisioning.view_provisioningrequest", context=overview_numbers))

@@ -1,14 +1,29 @@
 from django.apps import AppConfig
 
+# The admin badges' and state diagram's colour per state.
+STATE_COLOURS = {
+    "received": "#1f6feb",
+    "eligible": "#1f6feb",
+    "token_requested": "#8250df",
+    "step_up_required": "#bf8700",
+    "provisioned": "#1a7f37",
+    "ineligible": "#6e7781",
+    "declined": "#cf222e",
+    "failed": "#cf222e",
+    "expired": "#6e7781",
+    "cancelled": "#6e7781",
+}
+
 
 class ProvisioningConfig(AppConfig):
     name = "provisioning"
     verbose_name = "Provisioning"
 
     def ready(self):
-        from . import receivers  # noqa: F401  (step-ups whose code cannot be delivered)
-        from . import transition_log  # noqa: F401  (connects the post_transition receiver)
-        from config import metrics
+        from core import diagram
 
-        # Transition, task and notification counters; database gauges on /metrics.
-        metrics.register_default_collectors()
+        from . import metrics, receivers  # noqa: F401  (failure counter, gauges; step-ups)
+        from .models import ProvisioningRequest
+
+        diagram.register("provisioning_request.svg", ProvisioningRequest,
+                         title="ProvisioningRequest.state", colours=STATE_COLOURS)

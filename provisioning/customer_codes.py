@@ -87,7 +87,7 @@ FAILURE_CODES: dict[str, str] = {
     "cancelled_by_customer": CustomerCode.CANCELLED_BY_CUSTOMER,
     "already_provisioned": CustomerCode.ALREADY_PROVISIONED,
 }
-# Codes made by config/outside.py for any system: `<system>_timeout`, ...; `http_<status>`
+# Codes made by core/outside/http.py for any system: `<system>_timeout`, ...; `http_<status>`
 # is a refusal without a code of its own (our key, our request).
 _SUFFIXES = {"_timeout": _LATER, "_unavailable": _LATER, "_circuit_open": _LATER}
 _PREFIXES = {"http_": _SUPPORT}

@@ -16,8 +16,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from config.errors import ApplicationError
-from config.validators import refuse_card_number_in_header
+from core.errors import ApplicationError
+from core.validators import refuse_card_number_in_header
 
 from .models import IdempotencyKey
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from config import outside
-from config.outside import PermanentError
+from core.outside import http as outside
+from core.outside.http import PermanentError
 
 SYSTEM = "issuer"
 

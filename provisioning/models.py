@@ -1,8 +1,8 @@
-"""The provisioning request, its state machine, the shared transition log, idempotency keys.
+"""The provisioning request, its state machine, and idempotency keys.
 
 Transitions only change fields; they never call anything outside. Services lock the
 row, call one transition and save inside a transaction (see services.py). The
-post_transition receiver in transition_log.py appends a TransitionLog row in that
+post_transition receiver in core/transitions.py appends a TransitionLog row in that
 same transaction.
 """
 
@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
-from tokens.fields import EncryptedJSONField
+from core.crypto.fields import EncryptedJSONField
 
 
 class State(models.TextChoices):
@@ -45,17 +45,9 @@ class Wallet(models.TextChoices):
     SAMSUNG_PAY = "samsung_pay"
 
 
-class Trigger(models.TextChoices):
-    """Who or what caused a transition."""
-
-    API = "api"
-    WORKER = "worker"
-    WEBHOOK = "webhook"
-    BEAT = "beat"
-    ADMIN = "admin"
-
-
 class ProvisioningRequest(ConcurrentTransitionMixin, models.Model):
+    TRANSITION_LOG_MACHINE = "provisioning_request"  # every move lands in core.TransitionLog
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     customer_id = models.CharField(max_length=64)
     card_id = models.CharField(max_length=64)
@@ -82,7 +74,7 @@ class ProvisioningRequest(ConcurrentTransitionMixin, models.Model):
     attempts = models.PositiveIntegerField(default=0)
     redrives = models.PositiveIntegerField(default=0)
 
-    # The wallet payload, sealed at rest (tokens.fields: AES-256-GCM, bound to this row),
+    # The wallet payload, sealed at rest (core.crypto.fields: AES-256-GCM, bound to this row),
     # and when it is erased (set to None).
     wallet_payload = EncryptedJSONField()
     wallet_payload_expires_at = models.DateTimeField(null=True, blank=True)
@@ -224,41 +216,6 @@ class ProvisioningRequest(ConcurrentTransitionMixin, models.Model):
         self.failure_code = ""
         self.failure_message = ""
         self.redrives = 0
-
-
-class TransitionLog(models.Model):
-    """Append-only history of every transition of either state machine."""
-
-    class Machine(models.TextChoices):
-        PROVISIONING_REQUEST = "provisioning_request"
-        TOKEN = "token"
-
-    id = models.BigAutoField(primary_key=True)
-    machine = models.CharField(max_length=32, choices=Machine.choices)
-    object_id = models.UUIDField()
-    transition = models.CharField(max_length=64)
-    from_state = models.CharField(max_length=32)
-    to_state = models.CharField(max_length=32)
-    trigger = models.CharField(max_length=16, choices=Trigger.choices)
-    actor = models.CharField(max_length=150, blank=True, default="")
-    reason = models.CharField(max_length=255, blank=True, default="")
-    correlation_id = models.CharField(max_length=64, blank=True, default="")
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["object_id", "id"]
-        indexes = [models.Index(fields=["machine", "object_id", "id"], name="tlog_object_idx")]
-
-    def __str__(self) -> str:
-        return f"{self.machine} {self.object_id}: {self.from_state} → {self.to_state}"
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None and not kwargs.get("force_insert"):
-            raise ValueError("TransitionLog is append-only")
-        return super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ValueError("TransitionLog is append-only")
 
 
 class IdempotencyKey(models.Model):

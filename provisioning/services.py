@@ -22,15 +22,16 @@ from django.db.models import F
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
-from config import correlation
-from config.errors import NotFound, StateConflict
-from config.outside import PermanentError, TransientError
+from core.observability import correlation
+from core.errors import NotFound, StateConflict
+from core.outside.http import PermanentError, TransientError
 
 from decisioning import services as decisioning
 
 from . import lock_objects
 from .issuer import IssuerClient
-from .models import MOVING_STATES, ProvisioningRequest, State, Trigger
+from core.models import Trigger
+from .models import MOVING_STATES, ProvisioningRequest, State
 
 logger = logging.getLogger(__name__)
 
@@ -191,7 +192,7 @@ def request_token(request_id) -> None:
     Runs from `eligible`, and again from `token_requested` when re-driven: the provision
     call's idempotency key (the request id) makes the repeat a replay, not a new token.
     """
-    from tokens import vault
+    from core.crypto import vault
     from tokens.token_service import ProvisionCall, TokenServiceClient
 
     request = ProvisioningRequest.objects.get(pk=request_id)

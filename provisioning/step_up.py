@@ -24,10 +24,11 @@ from django.db import transaction
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
-from config.errors import ApplicationError, StateConflict
+from core.errors import ApplicationError, StateConflict
 
 from . import lock_objects
-from .models import ProvisioningRequest, State, Trigger
+from core.models import Trigger
+from .models import ProvisioningRequest, State
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +128,7 @@ def _end_unreachable(request: ProvisioningRequest, code: str, *, by: str) -> Non
 def _customer_request_for_update(customer_id: str | None, request_id) -> ProvisioningRequest:
     from django.core.exceptions import ValidationError
 
-    from config.errors import NotFound
+    from core.errors import NotFound
 
     filters = {"pk": request_id}
     if customer_id is not None:

@@ -11,7 +11,7 @@ import logging
 
 from celery import shared_task
 
-from config.outside import PermanentError, TransientError
+from core.outside.http import PermanentError, TransientError
 
 from . import services, step_up
 
@@ -57,15 +57,15 @@ def end_unreachable_step_up_task(request_id: str, sequence: int) -> bool:
 
 
 @shared_task(acks_late=True, ignore_result=True)
-def reconcile_stuck_requests_task() -> dict:
+def redrive_due_requests_task() -> dict:
     return services.redrive_due_requests()
 
 
 @shared_task(acks_late=True, ignore_result=True)
-def reconcile_step_ups_task() -> dict:
+def sweep_step_ups_task() -> dict:
     return services.sweep_step_ups()
 
 
 @shared_task(acks_late=True, ignore_result=True)
-def reconcile_wallet_payloads_task() -> int:
+def erase_expired_wallet_payloads_task() -> int:
     return services.erase_expired_wallet_payloads()

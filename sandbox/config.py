@@ -1,6 +1,6 @@
 """Sandbox settings from the environment, and the key material it checks callers against.
 
-Keys come from the shared dev key file (config/dev_keys.py) so the service and the
+Keys come from the shared dev key file (core/dev_keys.py) so the service and the
 sandbox agree without copying secrets around. Credentials are decoded once at start,
 so a broken key file fails the process instead of the first request.
 """
@@ -16,7 +16,7 @@ from typing import Any
 
 from joserfc.jwk import RSAKey
 
-from config import dev_keys
+from core import dev_keys
 
 DEFAULT_WEBHOOK_URL = "http://127.0.0.1:8000/webhooks/token-service"
 DEFAULT_PORT = 8900

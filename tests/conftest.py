@@ -24,7 +24,7 @@ from tests.live import ARTIFACTS, ROOT, Stack, Worker
 
 @pytest.fixture(autouse=True)
 def _migration_data(request):
-    """Put back what migrations install (rules, groups, beat schedules): a transactional
+    """Put back what migrate installs (rules, groups, beat schedules): a transactional
     test flushes every table when it ends, and the next test must not run without them."""
     marker = request.node.get_closest_marker("django_db")
     if marker is None and "transactional_db" not in request.fixturenames \
@@ -37,10 +37,10 @@ def _migration_data(request):
     from django.apps import apps
     from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-    from config.security import sync_admin_groups
+    from core.security import sync_admin_groups
     from decisioning.models import DecisionRule, DecisionRuleVersion
     from decisioning.rules import install_default_rules
-    from provisioning import schedules
+    from core import schedules
 
     install_default_rules(DecisionRule, DecisionRuleVersion)
     schedules.install(PeriodicTask, IntervalSchedule)
@@ -56,7 +56,7 @@ def customer_id() -> str:
 def api_client(customer_id):
     from rest_framework.test import APIClient
 
-    from config.auth import mint_dev_token
+    from core.auth import mint_dev_token
 
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {mint_dev_token(customer_id)}")
@@ -67,7 +67,7 @@ def api_client(customer_id):
 def other_client():
     from rest_framework.test import APIClient
 
-    from config.auth import mint_dev_token
+    from core.auth import mint_dev_token
 
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {mint_dev_token('cust_other')}")

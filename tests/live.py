@@ -16,7 +16,7 @@ from pathlib import Path
 
 import requests
 
-from config.auth import mint_dev_token
+from core.auth import mint_dev_token
 from devstack import Process, SandboxClient, luhn_pan, wait_until
 from devstack.processes import logs_line
 from devstack.stack import WORKER_READY, worker_command

@@ -16,9 +16,9 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django_fsm import can_proceed
 
-from config.errors import ApplicationError
-from provisioning.admin import ReadOnlyAdmin, state_badge
-from provisioning.models import TransitionLog, Trigger
+from core.errors import ApplicationError
+from core.admin_site import ReadOnlyAdmin, state_badge
+from core.models import TransitionLog, Trigger
 
 from .models import Token, WebhookEvent
 
@@ -82,7 +82,7 @@ class TokenAdmin(ReadOnlyAdmin):
         if obj is not None:
             extra_context["token_operations"] = available_token_operations(obj, request.user)
             extra_context["transitions"] = list(TransitionLog.objects.filter(
-                machine=TransitionLog.Machine.TOKEN, object_id=obj.pk).order_by("created_at", "id"))
+                machine=Token.TRANSITION_LOG_MACHINE, object_id=obj.pk).order_by("created_at", "id"))
         return super().change_view(request, object_id, form_url, extra_context)
 
     def operation_view(self, request, object_id, name):

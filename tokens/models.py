@@ -48,6 +48,8 @@ def outranks(suspended_by: str, than: str) -> bool:
 
 
 class Token(ConcurrentTransitionMixin, models.Model):
+    TRANSITION_LOG_MACHINE = "token"  # every move lands in core.TransitionLog
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     provisioning_request = models.OneToOneField(
         "provisioning.ProvisioningRequest", on_delete=models.PROTECT, related_name="token"

@@ -1,4 +1,4 @@
-"""Periodic jobs of the tokens app (installed by tokens' migration; see provisioning/schedules.py)."""
+"""Periodic jobs of the tokens app (synced into beat's tables by core/schedules.py)."""
 
 from django.conf import settings
 
@@ -6,7 +6,7 @@ from django.conf import settings
 def SCHEDULES() -> list[dict]:  # noqa: N802
     return [
         {
-            "name": "reconcile tokens with the token service",
+            "name": "reconcile tokens",
             "task": "tokens.tasks.reconcile_tokens_task",
             "every_seconds": settings.TOKEN_RECONCILE_INTERVAL_SECONDS,
             "queue": "reconciliation",

@@ -18,9 +18,10 @@ from django.utils import timezone
 from django_fsm import TransitionNotAllowed, can_proceed
 from prometheus_client import Counter
 
-from config.errors import NotFound, StateConflict
-from config.outside import PermanentError
-from provisioning.models import ProvisioningRequest, State, Trigger
+from core.errors import NotFound, StateConflict
+from core.outside.http import PermanentError
+from core.models import Trigger
+from provisioning.models import ProvisioningRequest, State
 
 from .models import SuspendedBy, Token, TokenState, outranks
 

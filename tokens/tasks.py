@@ -6,7 +6,7 @@ import logging
 
 from celery import shared_task
 
-from config.outside import PermanentError, TransientError
+from core.outside.http import PermanentError, TransientError
 from provisioning import services as provisioning_services
 
 from . import services

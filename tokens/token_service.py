@@ -15,10 +15,11 @@ from typing import Any
 import pybreaker
 from django.conf import settings
 
-from config import outside
-from config.outside import PermanentError, TransientError
+from core.outside import http as outside
+from core.outside.http import PermanentError, TransientError
 
-from . import card_encryption, http_signature
+from core.crypto import jwe
+from core.outside import http_signature
 
 logger = logging.getLogger(__name__)
 SYSTEM = "token_service"
@@ -97,7 +98,7 @@ class TokenServiceClient:
 
     # --- provisioning ------------------------------------------------------------
     def provision(self, call: ProvisionCall) -> Decision:
-        encrypted = card_encryption.encrypt_card(call.card, settings.TOKEN_SERVICE_JWE_PUBLIC_KEY)
+        encrypted = jwe.encrypt_card(call.card, settings.TOKEN_SERVICE_JWE_PUBLIC_KEY)
         body = {
             "request_id": call.request_id,
             "wallet": call.wallet,

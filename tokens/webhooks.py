@@ -24,8 +24,8 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from config.errors import error_body
-from config.parsers import MalformedJSON, loads
+from core.errors import error_body
+from core.parsers import MalformedJSON, loads
 
 from .models import WebhookEvent
 
@@ -146,7 +146,8 @@ def _record_and_apply(event: dict, decision, object_ref: str, created_at) -> str
     unique index, then finds the committed row and stops there.
     """
     from provisioning import services as provisioning_services
-    from provisioning.models import ProvisioningRequest, Trigger
+    from core.models import Trigger
+    from provisioning.models import ProvisioningRequest
 
     from . import services as token_services
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 
-from config import dev_keys
+from core import dev_keys
 
 
 def apply(namespace: dict) -> None:

@@ -17,7 +17,7 @@ VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
 
-# Where the dev/test/sandbox key material lives (see config/dev_keys.py).
+# Where the dev/test/sandbox key material lives (see core/dev_keys.py).
 DEV_KEYS_FILE = env.str("DEV_KEYS_FILE", default=str(VAR_DIR / "dev-keys.json"))
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_celery_beat",
     "django_prometheus",
+    "core",
     "provisioning",
     "tokens",
     "notifications",
@@ -45,7 +46,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
-    "config.correlation.CorrelationIdMiddleware",
+    "core.observability.correlation.CorrelationIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -100,7 +101,7 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     # django-redis keeps one client per connection pool (Django's own Redis backend
     # builds a new redis.Redis for every call). Short socket timeouts: a stalled Redis
-    # must not hold a web worker; the rate limits fail open (config/throttling.py).
+    # must not hold a web worker; the rate limits fail open (core/throttling.py).
     CACHES = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
@@ -142,18 +143,18 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("REQUEST_MAX_BYTES", default=64 * 1024)
 
 # --- REST framework -------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["config.auth.CustomerJWTAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["core.auth.CustomerJWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # DRF's own JSONParser lets a deeply nested body raise RecursionError (a 500).
-    "DEFAULT_PARSER_CLASSES": ["config.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_THROTTLE_CLASSES": [
-        "config.throttling.CustomerRateThrottle",
-        "config.throttling.ClientIpRateThrottle",
+        "core.throttling.CustomerRateThrottle",
+        "core.throttling.ClientIpRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "customer": env.str("THROTTLE_CUSTOMER_RATE", default="120/min"),
@@ -305,8 +306,8 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
-        "correlation": {"()": "config.correlation.CorrelationIdFilter"},
-        "redact": {"()": "config.redaction.RedactionFilter"},
+        "correlation": {"()": "core.observability.correlation.CorrelationIdFilter"},
+        "redact": {"()": "core.observability.redaction.RedactionFilter"},
     },
     "formatters": {
         "json": {
@@ -340,6 +341,6 @@ from .topic_security import *  # noqa: E402,F401,F403
 from .topic_operations import *  # noqa: E402,F401,F403
 
 if SENTRY_DSN:
-    from config import sentry as _sentry
+    from core.observability import sentry as _sentry
 
     _sentry.init(SENTRY_DSN, environment=SERVICE_ENVIRONMENT, release=SERVICE_RELEASE)

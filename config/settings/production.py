@@ -200,7 +200,7 @@ if any("PRIVATE KEY" in pem for pem in JWT_PUBLIC_KEYS.values()):  # noqa: F405
 for _kid, _pem in JWT_PUBLIC_KEYS.items():  # noqa: F405
     _public_key(f"JWT_PUBLIC_KEYS[{_kid}]", _pem)
 
-# Metrics and the API docs on the internal listener only (config/listeners.py, ADR 0006);
+# Metrics and the API docs on the internal listener only (core/listeners.py, ADR 0006);
 # the public site's URLconf has neither, even if the listener middleware were removed.
 INTERNAL_PORT = env.int("INTERNAL_PORT", default=0)
 if not 0 < INTERNAL_PORT < 65536:

@@ -8,24 +8,24 @@ the admin overview.
 
 from .base import INSTALLED_APPS, MIDDLEWARE, env
 
-# The admin is our own site (provisioning.admin_views.ServiceAdminSite): it adds the
+# The admin is our own site (core.admin_site.ServiceAdminSite): it adds the
 # overview page at /admin/overview/. Django's documented way to swap the default site is
 # an AdminConfig subclass in place of "django.contrib.admin".
 INSTALLED_APPS[INSTALLED_APPS.index("django.contrib.admin")] = (
-    "provisioning.admin_views.ServiceAdminConfig"
+    "core.admin_site.ServiceAdminConfig"
 )
 
-# Port of a Celery worker's /metrics (0: none). config/worker_metrics.py reads the
+# Port of a Celery worker's /metrics (0: none). core/observability/worker_metrics.py reads the
 # variable itself, before Django starts, because it decides how prometheus_client
 # counts across the prefork pool; it is repeated here to be seen in one place.
 WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
 
 # Port of the internal listener: /metrics, /api/schema/ and /api/docs/ are served there
-# and only there (config/listeners.py, ADR 0006). 0: one listener serving everything (dev,
+# and only there (core/listeners.py, ADR 0006). 0: one listener serving everything (dev,
 # test); production requires one. config/gunicorn.py reads the same variable to bind it.
 INTERNAL_PORT = env.int("INTERNAL_PORT", default=0)
 # First: an internal request is answered before any public middleware sees it.
-MIDDLEWARE.insert(0, "config.listeners.ListenerMiddleware")
+MIDDLEWARE.insert(0, "core.listeners.ListenerMiddleware")
 
 # The admin overview's "outcomes" window.
 ADMIN_OVERVIEW_WINDOW_MINUTES = env.int("ADMIN_OVERVIEW_WINDOW_MINUTES", default=60)

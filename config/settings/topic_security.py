@@ -22,7 +22,7 @@ LOGGING["loggers"]["sentry_sdk.errors"] = {"handlers": ["console"], "propagate":
 
 # How many proxies we run in front of the app (each appends to X-Forwarded-For). 0: the
 # header is ignored and REMOTE_ADDR is the client. Used by the per-IP throttle and the
-# admin lockout alike (config.security.client_ip).
+# admin lockout alike (core.security.client_ip).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_COUNT
 
@@ -30,8 +30,8 @@ REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_COUNT
 # into DATA_UPLOAD_MAX_MEMORY_SIZE for form posts.
 REQUEST_MAX_BYTES = env.int("REQUEST_MAX_BYTES", default=64 * 1024)
 # Right after the correlation id, before anything (CSRF, DRF) reads the body.
-MIDDLEWARE.insert(MIDDLEWARE.index("config.correlation.CorrelationIdMiddleware") + 1,
-                  "config.security.RequestBodyLimitMiddleware")
+MIDDLEWARE.insert(MIDDLEWARE.index("core.observability.correlation.CorrelationIdMiddleware") + 1,
+                  "core.security.RequestBodyLimitMiddleware")
 
 # Admin sessions end after this long without a request (PCI DSS 8.2.8: 15 minutes).
 SESSION_COOKIE_AGE = env.int("ADMIN_SESSION_IDLE_SECONDS", default=15 * 60)
@@ -41,7 +41,7 @@ SESSION_SAVE_EVERY_REQUEST = True  # each request restarts the idle clock
 INSTALLED_APPS.append("axes")
 MIDDLEWARE.append("axes.middleware.AxesMiddleware")  # after AuthenticationMiddleware
 AUTHENTICATION_BACKENDS = [
-    "config.security.AdminLoginRateLimitBackend",  # axes' lockout check, must be first
+    "core.security.AdminLoginRateLimitBackend",  # axes' lockout check, must be first
     "django.contrib.auth.backends.ModelBackend",
 ]
 # Two limits, each counted over the cool-off window:
@@ -51,7 +51,7 @@ AUTHENTICATION_BACKENDS = [
 #   PCI DSS 8.3.4 requires): guesses spread over many addresses still lock the account.
 # axes counts failures per set of AXES_LOCKOUT_PARAMETERS but compares every set with the
 # one AXES_FAILURE_LIMIT, so the per-set limits below are applied by our handler
-# (config.security.PerParameterLimitHandler), a subclass of axes' database handler.
+# (core.security.PerParameterLimitHandler), a subclass of axes' database handler.
 ADMIN_LOGIN_FAILURE_LIMIT = env.int("ADMIN_LOGIN_FAILURE_LIMIT", default=5)
 ADMIN_LOGIN_USERNAME_FAILURE_LIMIT = env.int("ADMIN_LOGIN_USERNAME_FAILURE_LIMIT", default=10)
 ADMIN_LOGIN_LOCKOUT_LIMITS = [
@@ -60,10 +60,10 @@ ADMIN_LOGIN_LOCKOUT_LIMITS = [
 ]
 AXES_LOCKOUT_PARAMETERS = [parameters for parameters, _limit in ADMIN_LOGIN_LOCKOUT_LIMITS]
 AXES_FAILURE_LIMIT = ADMIN_LOGIN_FAILURE_LIMIT
-AXES_HANDLER = "config.security.PerParameterLimitHandler"
+AXES_HANDLER = "core.security.PerParameterLimitHandler"
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("ADMIN_LOGIN_COOLOFF_MINUTES", default=30))
 AXES_RESET_ON_SUCCESS = True
-AXES_CLIENT_IP_CALLABLE = "config.security.client_ip"
+AXES_CLIENT_IP_CALLABLE = "core.security.client_ip"
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_SENSITIVE_PARAMETERS = ["password", "otp", "pan"]
 # Every admin login, failed or not, lands in axes' access log (PCI DSS 10.2.1).

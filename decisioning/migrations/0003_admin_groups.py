@@ -4,9 +4,8 @@ from django.db import migrations
 
 
 def sync_groups(apps, schema_editor):
-    from config.security import sync_admin_groups
-
-    sync_admin_groups(apps, schema_editor)
+    """Nothing any more: the groups are synced after each migrate (core/security.py
+    sync_admin_groups). A migration must not call today's code, and this one used to."""
 
 
 class Migration(migrations.Migration):

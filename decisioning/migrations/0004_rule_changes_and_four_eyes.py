@@ -53,7 +53,7 @@ DROP TRIGGER IF EXISTS decisioning_decisionruleversion_no_update
 DROP FUNCTION IF EXISTS decisioning_decisionruleversion_append_only();
 """
 
-# Frozen: the permissions this migration adds and who gets them (config.security's
+# Frozen: the permissions this migration adds and who gets them (core.security's
 # sync_admin_groups gives the same when it runs).
 PERMISSIONS = {
     "view_rulechange": "Can view rule change",

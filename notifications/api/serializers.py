@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from config.validators import refuse_card_number
+from core.validators import refuse_card_number
 from notifications.models import Channel, Device, Locale, Platform
 
 

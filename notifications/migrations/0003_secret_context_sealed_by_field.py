@@ -4,21 +4,21 @@ Rows still waiting to be sent keep their code: each is opened under its old bind
 (field `context`) and sealed again under the new one (field `secret_context`).
 """
 
-import tokens.fields
+import core.crypto.fields
 from django.db import migrations
 
 LABEL = "notifications.notification"
 
 
 def reseal(apps, schema_editor):
-    from tokens import vault
+    from core.crypto import vault
 
     Notification = apps.get_model("notifications", "Notification")
     for row in Notification.objects.exclude(context_sealed="").only("pk", "context_sealed"):
         plain = vault.open_bytes(row.context_sealed, vault.context(LABEL, row.pk, "context"))
         sealed = vault.seal_bytes(plain, vault.context(LABEL, row.pk, "secret_context"))
         Notification.objects.filter(pk=row.pk).update(
-            secret_context=tokens.fields.SealedValue(sealed))
+            secret_context=core.crypto.fields.SealedValue(sealed))
 
 
 class Migration(migrations.Migration):
@@ -31,7 +31,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="notification",
             name="secret_context",
-            field=tokens.fields.EncryptedJSONField(),
+            field=core.crypto.fields.EncryptedJSONField(),
         ),
         migrations.RunPython(reseal, migrations.RunPython.noop),
         migrations.RemoveField(

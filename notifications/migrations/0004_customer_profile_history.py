@@ -21,7 +21,7 @@ DROP TRIGGER IF EXISTS notifications_customerprofilechange_no_update
     ON notifications_customerprofilechange;
 DROP FUNCTION IF EXISTS notifications_customerprofilechange_append_only();
 """
-# Frozen: who may view the history (config.security's sync_admin_groups gives the same).
+# Frozen: who may view the history (core.security's sync_admin_groups gives the same).
 VIEW = ("view_customerprofilechange", "Can view customer profile change")
 VIEWERS = ("support", "operations")
 

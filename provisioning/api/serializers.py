@@ -8,7 +8,7 @@ import logging
 
 from rest_framework import serializers
 
-from config.validators import refuse_card_number
+from core.validators import refuse_card_number
 from provisioning import customer_codes
 from provisioning.models import ProvisioningRequest, State, Wallet
 
@@ -115,7 +115,7 @@ class ProvisioningRequestSerializer(serializers.ModelSerializer):
         return {"id": str(token.id), "state": token.state, "last4": token.token_last4 or None}
 
     def get_wallet_payload(self, obj) -> dict | None:
-        from tokens.vault import VaultError
+        from core.crypto.vault import VaultError
 
         if obj.state != State.PROVISIONED:
             return None
@@ -130,7 +130,7 @@ class ProvisioningRequestSerializer(serializers.ModelSerializer):
 
     def get_wallet_payload_status(self, obj) -> str | None:
         """Why `wallet_payload` is what it is: available, erased (expired), or not yet."""
-        from tokens.vault import VaultError
+        from core.crypto.vault import VaultError
 
         if obj.state == State.PROVISIONED:
             try:

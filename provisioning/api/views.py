@@ -8,7 +8,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.pagination import NewestFirstCursorPagination
+from core.pagination import NewestFirstCursorPagination
 from provisioning import idempotency, services, step_up
 from provisioning.models import ProvisioningRequest, State, Wallet
 

@@ -8,7 +8,7 @@ Only "no payload" changes, from an empty string to NULL.
 
 from django.db import migrations, models
 
-import tokens.fields
+import core.crypto.fields
 
 
 def empty_payload_to_null(apps, schema_editor):
@@ -20,16 +20,13 @@ def empty_payload_to_null(apps, schema_editor):
 
 
 def create_admin_groups(apps, schema_editor):
-    from config.security import sync_admin_groups
-
-    sync_admin_groups(apps, schema_editor)
+    """Nothing any more: the `support` and `operations` groups are synced after each
+    migrate from what the code declares (core/security.py sync_admin_groups, connected in
+    core's AppConfig). A migration must not call today's code, and this one used to."""
 
 
 def remove_admin_groups(apps, schema_editor):
-    from config.security import OPERATIONS_GROUP, SUPPORT_GROUP
-
-    apps.get_model("auth", "Group").objects.filter(
-        name__in=[SUPPORT_GROUP, OPERATIONS_GROUP]).delete()
+    apps.get_model("auth", "Group").objects.filter(name__in=["support", "operations"]).delete()
 
 
 class Migration(migrations.Migration):
@@ -48,7 +45,7 @@ class Migration(migrations.Migration):
         migrations.RenameField(model_name="provisioningrequest",
                                old_name="wallet_payload_sealed", new_name="wallet_payload"),
         migrations.AlterField(model_name="provisioningrequest", name="wallet_payload",
-                              field=tokens.fields.EncryptedJSONField()),
+                              field=core.crypto.fields.EncryptedJSONField()),
         migrations.RunPython(empty_payload_to_null, migrations.RunPython.noop),
         migrations.AddIndex(
             model_name="provisioningrequest",

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from config import dev_keys
+from core import dev_keys
 
 NEW_KEYS = ("mpesa_api_key", "screening_api_key", "push_service_account",
             "push_service_account_public_pem")

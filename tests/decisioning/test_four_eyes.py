@@ -10,7 +10,7 @@ from django.contrib.auth.models import Group, User
 from django.db import DatabaseError, transaction
 from django.urls import reverse
 
-from config.errors import ApplicationError
+from core.errors import ApplicationError
 from decisioning import services
 from decisioning.models import ChangeStatus, DecisionRule, DecisionRuleVersion, RuleChange
 

@@ -18,7 +18,8 @@ from decisioning.models import DecisionRule, DecisionRuleVersion, Mode, RuleChan
 from decisioning.telco import SimSwap, TelcoUnavailable
 from provisioning import services
 from provisioning.issuer import Eligibility
-from provisioning.models import ProvisioningRequest, State, Trigger
+from core.models import Trigger
+from provisioning.models import ProvisioningRequest, State
 from tests.factories import ProvisioningRequestFactory, TokenFactory
 from tokens.models import Token, TokenState
 from tokens.token_service import Decision

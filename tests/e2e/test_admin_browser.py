@@ -10,7 +10,8 @@ import pytest
 from playwright.sync_api import expect
 
 from provisioning import services
-from provisioning.models import State, Trigger
+from core.models import Trigger
+from provisioning.models import State
 from tests.factories import ProvisioningRequestFactory
 from tests.operations.conftest import OPERATIONS_PERMISSIONS, SUPPORT_PERMISSIONS, make_staff_user
 

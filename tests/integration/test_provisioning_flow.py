@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from provisioning.models import ProvisioningRequest, TransitionLog
+from core.models import TransitionLog
+
+from provisioning.models import ProvisioningRequest
 from tokens.models import Token
 
 pytestmark = [pytest.mark.integration, pytest.mark.embedded]

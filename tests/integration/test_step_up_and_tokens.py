@@ -161,7 +161,7 @@ def test_wallet_side_events_move_the_token_and_replays_change_nothing(stack):
 
 
 def test_reconciliation_fixes_drift_from_a_lost_webhook(stack):
-    from provisioning.models import TransitionLog
+    from core.models import TransitionLog
     from tokens import services as token_services
 
     created = stack.create("card_green")
@@ -236,7 +236,7 @@ def test_a_customer_with_no_number_on_file_is_not_left_waiting_for_a_code(stack)
 def test_the_app_cannot_lift_a_wallet_side_suspension_but_operations_can(stack):
     from django.test import Client
 
-    from provisioning.models import TransitionLog
+    from core.models import TransitionLog
     from tests.operations.conftest import OPERATIONS_PERMISSIONS, make_staff_user
 
     created = stack.create("card_green")

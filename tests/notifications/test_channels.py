@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from config.outside import PermanentError, TransientError
+from core.outside.http import PermanentError, TransientError
 from notifications.channels import PushGatewayClient, SmsGatewayClient
 from tests.live import wait_until
 

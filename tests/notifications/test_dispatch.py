@@ -13,7 +13,7 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from config.outside import OutsideTimeout, PermanentError, TransientError
+from core.outside.http import OutsideTimeout, PermanentError, TransientError
 from notifications import services
 from notifications.models import Channel, CustomerProfile, Device, Notification, Status
 from notifications.tasks import send_notification_task

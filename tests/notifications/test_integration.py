@@ -13,7 +13,8 @@ from django.db import transaction
 from notifications import services
 from notifications.models import Device, Notification, Status, TemplateKey
 from notifications.tasks import send_notification_task
-from provisioning.models import State, Trigger
+from core.models import Trigger
+from provisioning.models import State
 from tests.factories import ProvisioningRequestFactory
 from tests.live import wait_until  # `stack` comes from ./conftest.py
 

@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from config.outside import PermanentError, TransientError
+from core.outside.http import PermanentError, TransientError
 from notifications import services
 from notifications.models import Channel, CustomerProfile, Device, Notification, Status
 from provisioning.models import State
@@ -116,7 +116,7 @@ def test_a_failed_code_cannot_be_resent_by_operations(step_up_request, gateways,
     gateways.sms.fail_next(PermanentError("sms_invalid_msisdn", system="sms", status=400))
     notification = services.queue_one_time_code(request=step_up_request, code=CODE, sequence=1)
     services.dispatch(notification.pk)
-    from config.errors import StateConflict
+    from core.errors import StateConflict
 
     with pytest.raises(StateConflict):
         services.resend_notification(notification.pk, actor=admin_user)

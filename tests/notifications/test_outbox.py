@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from config.errors import StateConflict
+from core.errors import StateConflict
 from notifications import services
 from notifications.models import Status
 from tests.notifications.conftest import NotificationFactory, enqueued_dispatches, stored

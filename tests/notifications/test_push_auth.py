@@ -13,8 +13,8 @@ from urllib.parse import parse_qs
 import pytest
 import requests
 
-from config import outside
-from config.outside import OutsideTimeout, PermanentError, TransientError
+from core.outside import http as outside
+from core.outside.http import OutsideTimeout, PermanentError, TransientError
 from notifications.channels import PushGatewayClient
 
 TOKEN_URI = "https://oauth2.googleapis.example/token"

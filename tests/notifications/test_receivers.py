@@ -8,7 +8,8 @@ from django_fsm.signals import post_transition
 
 from notifications.models import Channel, CustomerProfile, Notification, Status, TemplateKey
 from notifications.services import queue_event_notification
-from provisioning.models import ProvisioningRequest, State, Trigger
+from core.models import Trigger
+from provisioning.models import ProvisioningRequest, State
 from tests.factories import ProvisioningRequestFactory, TokenFactory
 from tests.notifications.conftest import enqueued_dispatches
 from tokens.models import Token, TokenState

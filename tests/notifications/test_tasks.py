@@ -14,12 +14,12 @@ def _queue_of(task_name: str) -> str:
 
 def test_sends_go_to_the_notifications_queue_and_the_drain_to_reconciliation():
     assert _queue_of("notifications.tasks.send_notification_task") == "notifications"
-    assert _queue_of("notifications.tasks.drain_notification_outbox_task") == "reconciliation"
+    assert _queue_of("notifications.tasks.drain_outbox_task") == "reconciliation"
 
 
 @pytest.mark.django_db
-def test_the_migration_installs_the_outbox_drain_in_beat():
-    task = PeriodicTask.objects.get(name="drain the notification outbox")
-    assert task.task == "notifications.tasks.drain_notification_outbox_task"
+def test_migrate_installs_the_outbox_drain_in_beat():
+    task = PeriodicTask.objects.get(name="drain outbox")
+    assert task.task == "notifications.tasks.drain_outbox_task"
     assert (task.queue, task.enabled) == ("reconciliation", True)
     assert task.interval.every == 30 and task.interval.period == "seconds"

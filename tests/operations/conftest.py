@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-SUPPORT_PERMISSIONS = ("provisioning.view_provisioningrequest", "provisioning.view_transitionlog",
+SUPPORT_PERMISSIONS = ("provisioning.view_provisioningrequest", "core.view_transitionlog",
                        "tokens.view_token")
 OPERATIONS_PERMISSIONS = SUPPORT_PERMISSIONS + (
     "provisioning.retry_provisioningrequest", "provisioning.cancel_provisioningrequest",

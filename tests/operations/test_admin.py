@@ -11,7 +11,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from provisioning.models import ProvisioningRequest, State, TransitionLog, Trigger
+from core.models import TransitionLog, Trigger
+
+from provisioning.models import ProvisioningRequest, State
 from tests.factories import ProvisioningRequestFactory, TokenFactory
 from tokens.models import Token
 
@@ -321,6 +323,11 @@ def test_resume_is_refused_on_an_active_token(operations_client):
 
 # --- overview -------------------------------------------------------------------------------
 
+def _provisioning_panel(response) -> dict:
+    return next(panel for panel in response.context["panels"]
+                if panel["template"] == "admin/provisioning/overview_panel.html")
+
+
 def test_overview_counts_requests_and_stuck_requests_per_state(support_client):
     ProvisioningRequestFactory(state=State.TOKEN_REQUESTED,
                                due_at=timezone.now() - timedelta(minutes=3))
@@ -329,7 +336,7 @@ def test_overview_counts_requests_and_stuck_requests_per_state(support_client):
     ProvisioningRequestFactory(state=State.PROVISIONED, due_at=None)
     response = support_client.get(reverse("admin:overview"))
     assert response.status_code == 200
-    rows = {row["state"]: row for row in response.context["states"]}
+    rows = {row["state"]: row for row in _provisioning_panel(response)["states"]}
     assert rows["token_requested"]["count"] == 2
     assert rows["token_requested"]["stuck"] == 1
     assert rows["provisioned"]["count"] == 1
@@ -344,7 +351,7 @@ def test_overview_shows_last_hours_outcomes_by_failure_code(support_client):
         state_changed_at=timezone.now() - timedelta(hours=3))
     response = support_client.get(reverse("admin:overview"))
     outcomes = {(row["state"], row["failure_code"]): row["count"]
-                for row in response.context["outcomes"]}
+                for row in _provisioning_panel(response)["outcomes"]}
     assert outcomes == {("failed", "token_service_timeout"): 1}
 
 
@@ -367,7 +374,7 @@ def test_admin_home_links_to_the_overview(support_client):
 
 def test_transition_log_admin_finds_rows_by_correlation_id(support_client):
     request = ProvisioningRequestFactory(state=State.RECEIVED)
-    from config import correlation
+    from core.observability import correlation
 
     token = correlation.set("corr-admin-search-1")
     try:
@@ -375,8 +382,8 @@ def test_transition_log_admin_finds_rows_by_correlation_id(support_client):
         request.save()
     finally:
         correlation._current.reset(token)
-    page = support_client.get(reverse("admin:provisioning_transitionlog_changelist"),
+    page = support_client.get(reverse("admin:core_transitionlog_changelist"),
                               {"q": "corr-admin-search-1"}).content.decode()
     assert str(request.pk) in page
-    assert support_client.get(reverse("admin:provisioning_transitionlog_changelist"),
+    assert support_client.get(reverse("admin:core_transitionlog_changelist"),
                               {"q": str(uuid.uuid4())}).status_code == 200

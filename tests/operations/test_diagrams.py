@@ -8,7 +8,7 @@ from xml.etree import ElementTree
 import pytest
 from django.core.management import CommandError, call_command
 
-from provisioning.diagram import DIAGRAMS, machine_of, render_svg
+from core.diagram import diagrams, machine_of, render_svg
 from provisioning.models import ProvisioningRequest
 from tokens.models import Token
 
@@ -19,7 +19,7 @@ def test_committed_state_diagrams_are_up_to_date_with_the_fsm():
 
 
 def test_check_fails_when_a_committed_diagram_differs(tmp_path):
-    for name in DIAGRAMS:
+    for name in diagrams():
         (tmp_path / name).write_text("<svg/>")
     with pytest.raises(CommandError, match="out of date"):
         call_command("draw_state_diagrams", "--check", "--out", str(tmp_path))

@@ -21,9 +21,10 @@ import pytest
 from django.conf import settings as django_settings
 from django.utils.module_loading import import_string
 
-from config import correlation
-from config.redaction import RedactionFilter
-from provisioning.models import ProvisioningRequest, State, TransitionLog, Trigger
+from core.observability import correlation
+from core.observability.redaction import RedactionFilter
+from core.models import TransitionLog, Trigger
+from provisioning.models import ProvisioningRequest, State
 from tests.factories import ProvisioningRequestFactory
 from tests.live import wait_until
 
@@ -222,7 +223,7 @@ class CaptureServer:
 
 
 def test_outside_calls_send_the_bound_id_as_x_correlation_id(bound_correlation_id):
-    from config import outside
+    from core.outside import http as outside
 
     with CaptureServer({"/v1/ping": [(200, {"ok": True})]}) as server:
         outside.send(outside.build_session(), system="issuer", operation="ping",

@@ -20,7 +20,8 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from devstack import free_port
-from provisioning.models import State, Trigger
+from core.models import Trigger
+from provisioning.models import State
 from tests.factories import ProvisioningRequestFactory
 from tests.live import wait_until
 
@@ -147,7 +148,7 @@ def test_metrics_endpoint_names_every_family_the_alerts_use(client):
 
 @pytest.mark.django_db
 def test_a_failing_gauge_is_reported_without_failing_the_scrape(client, settings):
-    from config.outside import shared_breaker as _breaker
+    from core.outside.http import shared_breaker as _breaker
 
     # Redis (the circuit breaker's store) is down: nothing answers on this port.
     with socket.socket() as probe:
@@ -169,11 +170,11 @@ def test_a_failing_gauge_is_reported_without_failing_the_scrape(client, settings
 
 @pytest.mark.django_db
 def test_a_task_run_is_timed_with_its_outcome():
-    from provisioning.tasks import reconcile_stuck_requests_task
+    from provisioning.tasks import redrive_due_requests_task
 
-    name = "provisioning.tasks.reconcile_stuck_requests_task"
+    name = "provisioning.tasks.redrive_due_requests_task"
     before = sample("celery_task_seconds_count", task=name, outcome="success")
-    reconcile_stuck_requests_task.apply()
+    redrive_due_requests_task.apply()
     assert sample("celery_task_seconds_count", task=name, outcome="success") == before + 1
 
 
@@ -241,7 +242,7 @@ def test_prefork_worker_serves_metrics_counted_in_its_children(transactional_db,
                 return None
 
         wait_until(metrics, timeout=60, interval=0.1, message="the worker's metrics port")
-        name = "provisioning.tasks.reconcile_stuck_requests_task"
+        name = "provisioning.tasks.redrive_due_requests_task"
         for _ in range(4):
             app.send_task(name, queue=queue)
         key = ("celery_task_seconds_count", (("outcome", "success"), ("task", name)))

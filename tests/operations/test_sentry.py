@@ -14,7 +14,7 @@ import pytest
 import sentry_sdk
 from sentry_sdk.transport import Transport
 
-from config import sentry
+from core.observability import sentry
 
 ROOT = Path(__file__).resolve().parents[2]
 DSN = "https://public@sentry.invalid/42"

@@ -12,7 +12,7 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 from rest_framework.test import APIClient
 
-from config import dev_keys
+from core import dev_keys
 from provisioning import services
 from provisioning.models import IdempotencyKey, ProvisioningRequest, State
 from tests.factories import ProvisioningRequestFactory
@@ -254,7 +254,7 @@ def test_two_concurrent_requests_with_one_key_create_one_request(customer_id, mo
         return real_create(new)
 
     monkeypatch.setattr(services, "create_provisioning_request", slow_create)
-    from config.auth import mint_dev_token
+    from core.auth import mint_dev_token
 
     token = mint_dev_token(customer_id)
     results = {}

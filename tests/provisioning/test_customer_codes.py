@@ -26,7 +26,8 @@ URL = "/api/v1/provisioning-requests"
 # Where failure codes are written: the two apps that move requests, the rules, the shared
 # outside-call plumbing. (Notification codes live on notifications, not on requests.)
 SCANNED = [*sorted((ROOT / "provisioning").rglob("*.py")), *sorted((ROOT / "tokens").rglob("*.py")),
-           *sorted((ROOT / "decisioning").rglob("*.py")), ROOT / "config" / "outside.py"]
+           *sorted((ROOT / "decisioning").rglob("*.py")),
+           *sorted((ROOT / "core" / "outside").rglob("*.py"))]
 # Transitions that set failure_code, and the services that pass a code on to them.
 FAILURE_WRITERS = {"mark_ineligible", "decline", "expire", "cancel", "fail"}
 CODE_ARGUMENT = {"fail_request": 1, "decline_step_up": 1, "end_unreachable_step_up": 1,

@@ -8,7 +8,9 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
-from provisioning.models import TERMINAL_STATES, ProvisioningRequest, State, TransitionLog, Trigger
+from core.models import TransitionLog, Trigger
+
+from provisioning.models import TERMINAL_STATES, ProvisioningRequest, State
 
 TRANSITIONS = ["mark_eligible", "mark_ineligible", "mark_token_requested", "require_step_up",
                "mark_provisioned", "decline", "expire", "cancel", "fail", "retry"]

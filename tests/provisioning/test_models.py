@@ -4,7 +4,9 @@ import pytest
 from django.db import transaction
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
-from provisioning.models import ProvisioningRequest, State, TransitionLog, Trigger
+from core.models import TransitionLog, Trigger
+
+from provisioning.models import ProvisioningRequest, State
 from tests.factories import ProvisioningRequestFactory
 
 LEGAL = {

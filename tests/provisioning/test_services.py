@@ -7,12 +7,13 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from config.outside import OutsideTimeout, PermanentError, TransientError
+from core.outside.http import OutsideTimeout, PermanentError, TransientError
 from provisioning import services
 from provisioning.issuer import CardData, Eligibility
-from provisioning.models import ProvisioningRequest, State, TransitionLog, Trigger
+from core.models import TransitionLog, Trigger
+from provisioning.models import ProvisioningRequest, State
 from tests.factories import ProvisioningRequestFactory
-from tokens import vault
+from core.crypto import vault
 from tokens.models import Token, TokenState
 from tokens.token_service import Decision
 

@@ -11,7 +11,8 @@ from django.db import connection
 from django.utils import timezone
 
 from provisioning import services, step_up
-from provisioning.models import ProvisioningRequest, State, TransitionLog
+from core.models import TransitionLog
+from provisioning.models import ProvisioningRequest, State
 from tests.factories import ProvisioningRequestFactory, TokenFactory
 from tokens.models import TokenState
 

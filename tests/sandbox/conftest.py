@@ -26,7 +26,7 @@ from joserfc import jwe
 from joserfc.jwk import RSAKey
 
 import devstack
-from config import dev_keys
+from core import dev_keys
 from sandbox.app import create_app
 from sandbox.config import SandboxConfig
 

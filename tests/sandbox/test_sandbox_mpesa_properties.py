@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from config import dev_keys
+from core import dev_keys
 from sandbox.app import create_app
 from sandbox.config import Credentials, SandboxConfig
 

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from joserfc.jwk import RSAKey
 
-from config import dev_keys
+from core import dev_keys
 
 pytestmark = []
 

@@ -13,7 +13,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from config import dev_keys
+from core import dev_keys
 
 pytestmark = []
 

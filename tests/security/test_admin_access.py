@@ -9,7 +9,7 @@ from io import StringIO
 import pytest
 from django.contrib.auth.models import Group, Permission, User
 
-from config.security import OPERATIONS_ACTIONS, SERVICE_APPS
+from core.security import OPERATIONS_ACTIONS, SERVICE_APPS
 
 PASSWORD = "correct horse battery staple"
 ACTIONS = [f"{app}.{codename}" for app, codename in OPERATIONS_ACTIONS]
@@ -17,23 +17,16 @@ ACTIONS = [f"{app}.{codename}" for app, codename in OPERATIONS_ACTIONS]
 
 @pytest.fixture
 def groups_from_migration():
-    """Run provisioning 0003's group step as `migrate` runs it: with the historical models.
+    """The groups as `migrate` leaves them: core's post_migrate step syncs them from what
+    core/security.py declares. Run here rather than trusted from the test database's
+    set-up, because tests that use transactional_db (the integration suite) flush every
+    table."""
+    from django.apps import apps
+    from django.db.models.signals import post_migrate
 
-    Run here rather than trusted from the test database's set-up, because tests that use
-    transactional_db (the integration suite) flush every table, data-migration rows too.
-    """
-    from django.db import connection
-    from django.db.migrations.loader import MigrationLoader
-    from django.db.migrations.operations import RunPython
-
-    loader = MigrationLoader(connection)
-    node = ("provisioning", "0003_security")
-    state = loader.project_state(node, at_end=True)
-    steps = [op for op in loader.get_migration(*node).operations
-             if isinstance(op, RunPython) and op.code.__name__ == "create_admin_groups"]
-    assert len(steps) == 1, "0003_security no longer creates the admin groups"
     Group.objects.filter(name__in=["support", "operations"]).delete()
-    steps[0].code(state.apps, None)
+    post_migrate.send(sender=apps.get_app_config("core"), app_config=apps.get_app_config("core"),
+                      verbosity=0, interactive=False, using="default", apps=apps, plan=[])
 
 
 def _member_of(group: str) -> User:
@@ -78,8 +71,8 @@ def test_operations_may_view_change_and_act_but_never_add_or_delete(groups_from_
 @pytest.mark.django_db
 def test_audit_records_are_read_only_even_for_operations(groups_from_migration):
     user = _member_of("operations")
-    assert user.has_perm("provisioning.view_transitionlog")
-    assert not user.has_perm("provisioning.change_transitionlog")
+    assert user.has_perm("core.view_transitionlog")
+    assert not user.has_perm("core.change_transitionlog")
     assert not user.has_perm("tokens.change_webhookevent")
 
 

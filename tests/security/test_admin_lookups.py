@@ -11,7 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from notifications.models import CustomerProfile, Device
-from provisioning.models import State, Trigger
+from core.models import Trigger
+from provisioning.models import State
 from tests.factories import ProvisioningRequestFactory, TokenFactory
 from tests.notifications.conftest import NotificationFactory
 
@@ -61,7 +62,7 @@ REFUSED = [
     ("notifications_customerprofile", "msisdn__startswith", "+2547"),
     ("notifications_customerprofile", "msisdn", MSISDN),
     ("decisioning_ruleresult", "inputs__last_swap_hours__lt", "2"),
-    ("provisioning_transitionlog", "reason__startswith", "issuer"),
+    ("core_transitionlog", "reason__startswith", "issuer"),
 ]
 
 
@@ -112,8 +113,8 @@ def test_search_still_finds_by_its_exact_fields(staff_client):
 
 
 def test_every_service_admin_derives_from_the_base_that_refuses_lookups():
-    from config.security import SERVICE_APPS
-    from provisioning.admin_views import ServiceModelAdmin
+    from core.security import SERVICE_APPS
+    from core.admin_site import ServiceModelAdmin
 
     service_admins = {model._meta.label: model_admin
                       for model, model_admin in admin.site._registry.items()
@@ -126,7 +127,7 @@ def test_every_service_admin_derives_from_the_base_that_refuses_lookups():
 
 def test_every_service_admin_searches_by_exact_match_only():
     """A `contains` or `startswith` search would be the same prefix oracle as a filter."""
-    from config.security import SERVICE_APPS
+    from core.security import SERVICE_APPS
 
     loose = [(model._meta.label, field)
              for model, model_admin in admin.site._registry.items()
@@ -136,7 +137,7 @@ def test_every_service_admin_searches_by_exact_match_only():
 
 
 def test_the_admin_site_check_flags_a_service_admin_without_the_base_or_with_loose_search():
-    from provisioning.admin_views import ServiceAdminSite, ServiceModelAdmin
+    from core.admin_site import ServiceAdminSite, ServiceModelAdmin
 
     class LooseSearch(ServiceModelAdmin):
         search_fields = ["=customer_id", "push_token"]
@@ -145,5 +146,5 @@ def test_the_admin_site_check_flags_a_service_admin_without_the_base_or_with_loo
     site.register(Device, admin.ModelAdmin)
     site.register(CustomerProfile, LooseSearch)
     assert sorted(error.id for error in site.check(None)) == [
-        "provisioning.E001", "provisioning.E002"]
+        "core.E001", "core.E002"]
     assert admin.site.check(None) == []

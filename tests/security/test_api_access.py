@@ -16,7 +16,7 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 from rest_framework.test import APIClient
 
-from config import dev_keys
+from core import dev_keys
 from provisioning.models import ProvisioningRequest, State
 from tests.factories import ProvisioningRequestFactory, TokenFactory
 from tokens.models import Token

@@ -13,8 +13,8 @@ from django.db import connection, transaction
 
 from provisioning.models import ProvisioningRequest, State
 from tests.factories import ProvisioningRequestFactory
-from tokens import vault
-from tokens.fields import EncryptedJSONField, SealedValue
+from core.crypto import vault
+from core.crypto.fields import EncryptedJSONField, SealedValue
 
 PAYLOAD = {"opaque_payment_card": "b3BhcXVlLXBheWxvYWQ=", "pan_hint": "4111111111111111"}
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tokens import vault
+from core.crypto import vault
 
 ROOT = Path(__file__).resolve().parents[2]
 PAN = "4000000000000010"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from config.redaction import MASK_PAN
+from core.observability.redaction import MASK_PAN
 from devstack import Process, free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,4 +1,4 @@
-"""JSON from outside is parsed one way (config/parsers.py): a body nested thousands deep is
+"""JSON from outside is parsed one way (core/parsers.py): a body nested thousands deep is
 a coded 400 on every API endpoint, and an outside system answering with one does not
 crash the worker that asked. (The webhook's own cases are in tests/tokens/test_webhooks.py.)"""
 
@@ -12,8 +12,8 @@ import pytest
 import requests
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from config import outside
-from config.parsers import MAX_DEPTH, MalformedJSON, loads
+from core.outside import http as outside
+from core.parsers import MAX_DEPTH, MalformedJSON, loads
 from provisioning.models import IdempotencyKey, ProvisioningRequest, State
 from tests.factories import ProvisioningRequestFactory, TokenFactory
 from tokens.models import Token
@@ -84,7 +84,7 @@ def test_a_deep_body_gets_no_5xx_from_any_api_route(api_client, own_objects, rou
 
 
 def test_the_api_parses_json_with_the_projects_parser(settings):
-    assert settings.REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] == ["config.parsers.JSONParser"]
+    assert settings.REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] == ["core.parsers.JSONParser"]
 
 
 @pytest.mark.parametrize("text", ["NaN", '{"a": Infinity}', "-Infinity", "{", "", '"\\ud800"x'])

@@ -23,7 +23,7 @@ from django.db import connection
 from django.test import Client
 from django.urls import NoReverseMatch, reverse
 
-from config.redaction import luhn_valid
+from core.observability.redaction import luhn_valid
 from sandbox.cards import DEFAULT_CARDS
 from tests.live import wait_until
 from tests.security.support import configured_console_handler, forms_of

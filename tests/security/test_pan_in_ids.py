@@ -14,9 +14,10 @@ import uuid
 import pytest
 from rest_framework import serializers
 
-from config.validators import refuse_card_number
+from core.validators import refuse_card_number
 from notifications.models import Device
-from provisioning.models import IdempotencyKey, ProvisioningRequest, TransitionLog
+from core.models import TransitionLog
+from provisioning.models import IdempotencyKey, ProvisioningRequest
 
 pytestmark = pytest.mark.django_db
 

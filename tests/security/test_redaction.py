@@ -15,7 +15,7 @@ from hypothesis import example, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from config.redaction import MASK, MASK_PAN, redact, redact_text
+from core.observability.redaction import MASK, MASK_PAN, redact, redact_text
 from tests.security.support import configured_console_handler
 
 DIGITS = "0123456789"
@@ -260,7 +260,7 @@ def test_every_handler_in_the_logging_settings_has_the_redaction_filter():
     handlers = settings.LOGGING["handlers"]
     assert handlers, "logging has no handlers"
     redact_filters = {name for name, spec in settings.LOGGING["filters"].items()
-                      if spec.get("()") == "config.redaction.RedactionFilter"}
+                      if spec.get("()") == "core.observability.redaction.RedactionFilter"}
     for name, spec in handlers.items():
         assert redact_filters & set(spec.get("filters", [])), f"handler {name} is unfiltered"
 
@@ -269,7 +269,7 @@ _WALK_LOGGERS = """
 import django, logging
 django.setup()
 import config.celery, config.urls, sentry_sdk  # what a web or worker process loads
-from config.redaction import RedactionFilter
+from core.observability.redaction import RedactionFilter
 loggers = [logging.getLogger()] + [l for l in logging.Logger.manager.loggerDict.values()
                                    if isinstance(l, logging.Logger)]
 for logger in loggers:

@@ -10,8 +10,8 @@ import pytest
 import sentry_sdk
 from sentry_sdk.transport import Transport
 
-from config import sentry as service_sentry
-from config.redaction import MASK_PAN
+from core.observability import sentry as service_sentry
+from core.observability.redaction import MASK_PAN
 from tests.security.support import OTP, PAN, forms_of
 
 

@@ -10,7 +10,7 @@ from django.core.cache import cache
 from django.test import RequestFactory
 from prometheus_client import REGISTRY
 
-from config.throttling import ClientIpRateThrottle, CustomerRateThrottle, parse_rate
+from core.throttling import ClientIpRateThrottle, CustomerRateThrottle, parse_rate
 
 
 @pytest.fixture

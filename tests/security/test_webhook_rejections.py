@@ -11,7 +11,9 @@ import uuid
 import pytest
 from django.conf import settings
 
-from provisioning.models import ProvisioningRequest, State, TransitionLog
+from core.models import TransitionLog
+
+from provisioning.models import ProvisioningRequest, State
 from tests.factories import ProvisioningRequestFactory
 from tokens.models import Token, WebhookEvent
 from tokens.webhooks import sign

@@ -10,7 +10,7 @@ import uuid
 import pytest
 from django.db import transaction
 
-from provisioning.models import TransitionLog, Trigger
+from core.models import TransitionLog, Trigger
 from tests.factories import TokenFactory
 from tests.tokens.test_webhooks import deliver
 from tokens import services

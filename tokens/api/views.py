@@ -9,8 +9,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.pagination import NewestFirstCursorPagination
-from provisioning.models import Trigger
+from core.pagination import NewestFirstCursorPagination
+from core.models import Trigger
 from tokens import services
 from tokens.models import Token, TokenState
 

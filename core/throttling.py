@@ -1,0 +1,127 @@
+"""Rate limits per customer (JWT subject) and per client IP; 429 carries Retry-After.
+
+A fixed-window counter: one key per identity and window, incremented and given its
+expiry in one MULTI/EXEC round trip to Redis, so two concurrent requests can never
+both read the same count and both pass (DRF's SimpleRateThrottle reads the history,
+then writes it back: a race that lets a burst through). A window admits at most
+`limit` requests; a client at a window's edge can fit two windows' worth into one
+period, which is the accepted price of one round trip.
+
+While Redis is down the limits fail open: the request goes through, the failure is
+counted in `api_throttle_backend_errors_total` (alert ThrottleBackendDown) and
+logged. Refusing every request because the rate store is down would turn a cache
+outage into a full outage; the per-customer scoping, idempotency keys and body limit
+still hold without it.
+
+The client IP is the one core.security.client_ip resolves (X-Forwarded-For trusted
+only as far as TRUSTED_PROXY_COUNT), so a caller cannot reset its own limit by
+inventing forwarded addresses. Rates are read from settings on each request.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
+from prometheus_client import Counter
+from redis.exceptions import RedisError
+from rest_framework.settings import api_settings
+from rest_framework.throttling import BaseThrottle
+
+from core.security import client_ip
+
+logger = logging.getLogger(__name__)
+
+THROTTLE_BACKEND_ERRORS = Counter(
+    "api_throttle_backend_errors_total",
+    "Rate-limit checks that could not reach the rate store and let the request through",
+    ["scope"],
+)
+
+
+_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_rate(text: str) -> tuple[int, int]:
+    """'120/min' -> (120, 60): DRF's rate notation (the unit's first letter counts)."""
+    try:
+        limit, unit = text.split("/")
+        return int(limit), _PERIODS[unit.strip()[0]]
+    except (ValueError, KeyError, IndexError):
+        raise ImproperlyConfigured(f"Not a rate: {text!r} (use e.g. 120/min)") from None
+
+
+def count_in_window(key: str, period: int) -> int:
+    """Add one to the window's counter and return it; the key dies with its window."""
+    if hasattr(cache, "client") and hasattr(cache.client, "get_client"):  # django-redis
+        redis = cache.client.get_client(write=True)
+        pipe = redis.pipeline(transaction=True)
+        pipe.incr(cache.make_key(key))
+        # NX: only the first increment of a window sets its expiry.
+        pipe.expire(cache.make_key(key), period + 1, nx=True)
+        count, _ = pipe.execute()
+        return int(count)
+    # The embedded mode's file cache (one laptop, no Redis): add-then-incr is not
+    # atomic across processes, which a demo can live with.
+    cache.add(key, 0, timeout=period + 1)
+    try:
+        return int(cache.incr(key))
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=period + 1)
+        return 1
+
+
+class _FixedWindowThrottle(BaseThrottle):
+    scope = ""
+
+    def __init__(self) -> None:
+        self._wait: float | None = None
+
+    def identity(self, request, view) -> str | None:
+        raise NotImplementedError
+
+    def rate(self) -> tuple[int, int]:
+        try:
+            text = api_settings.DEFAULT_THROTTLE_RATES[self.scope]
+        except KeyError:
+            raise ImproperlyConfigured(f"No throttle rate set for scope {self.scope!r}") from None
+        return parse_rate(text)
+
+    def allow_request(self, request, view) -> bool:
+        ident = self.identity(request, view)
+        if ident is None:
+            return True
+        limit, period = self.rate()
+        now = time.time()
+        window = int(now // period)
+        try:
+            count = count_in_window(f"throttle:{self.scope}:{ident}:{window}", period)
+        except (RedisError, OSError) as exc:
+            THROTTLE_BACKEND_ERRORS.labels(self.scope).inc()
+            logger.warning("rate limit store unavailable: request let through",
+                           extra={"scope": self.scope, "error": type(exc).__name__})
+            return True
+        if count > limit:
+            self._wait = (window + 1) * period - now
+            return False
+        return True
+
+    def wait(self) -> float | None:
+        return self._wait
+
+
+class CustomerRateThrottle(_FixedWindowThrottle):
+    scope = "customer"
+
+    def identity(self, request, view) -> str | None:
+        customer = getattr(request, "user", None)
+        return getattr(customer, "customer_id", None) or None
+
+
+class ClientIpRateThrottle(_FixedWindowThrottle):
+    scope = "client_ip"
+
+    def identity(self, request, view) -> str | None:
+        return client_ip(request)
