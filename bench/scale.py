@@ -5,9 +5,9 @@ query plans (EXPLAIN ANALYZE) that show the partial index doing the work.
     .venv/bin/python -m bench.scale                       # 10k and 1M rows
     .venv/bin/python -m bench.scale --sizes 10000,100000 --repeat 2
 
-The table is filled server-side (INSERT ... SELECT generate_series, bench/scale_fill.py) in a scratch database
-(`pp_bench_scale`, dropped and created), then each size is measured in a fresh child
-process so its memory high-water mark is its own. The sweeps are the service's own
+The table is filled server-side (INSERT ... SELECT generate_series, bench/scale_fill.py)
+in a scratch database (`pp_bench_scale`, dropped and created), then each size is
+measured in a fresh child process so its memory high-water mark is its own. The sweeps are the service's own
 functions (`redrive_due_requests`, `sweep_step_ups`, `erase_expired_wallet_payloads`),
 run in the child with Celery's publishing replaced by a counter: no broker, no worker,
 every follow-up task they would enqueue is counted instead.

@@ -2,10 +2,10 @@
 and its sandbox module (docs/architecture.md, "Adding an outside system").
 
 The toy system's entry, client and sandbox module live in tests/core/toy_system/; the
-entry is added to the registry's SYSTEMS for the test only. Everything else (settings, the production
-checks, the sandbox's mounts, devstack's base URLs and stack keys, the test helper)
-must pick it up from the registry: a hard-coded list anywhere fails here (the production
-check is tests/security/test_production_outside_systems.py).
+entry is added to the registry's SYSTEMS for the test only. Everything else (settings,
+the production checks, the sandbox's mounts, devstack's base URLs and stack keys, the
+test helper) must pick it up from the registry: a hard-coded list anywhere fails here
+(the production check is tests/security/test_production_outside_systems.py).
 """
 
 from __future__ import annotations

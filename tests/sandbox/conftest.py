@@ -18,7 +18,14 @@ from core import dev_keys
 from sandbox.app import create_app
 from sandbox.config import SandboxConfig
 
-from .drivers import Signer, TestClient, TokenServiceDriver, WebhookReceiver, verify_webhook, wait_until
+from .drivers import (
+    Signer,
+    TestClient,
+    TokenServiceDriver,
+    WebhookReceiver,
+    verify_webhook,
+    wait_until,
+)
 from .visa_direct_driver import RECIPIENT_PANS, VisaDirectDriver, pan_with
 
 
