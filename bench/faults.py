@@ -55,7 +55,8 @@ from .common import (
     write_json,
 )
 from .loadgen import parse_mix
-from .phase import PhaseConfig, PhaseRun, run_phase, series, stack_env, summarize
+from .figures import series, summarize
+from .phase import PhaseConfig, PhaseRun, run_phase, stack_env
 from .plot import latency_figure
 
 SWEEP_PERIOD_S = 5

@@ -43,7 +43,8 @@ from .common import (
     write_json,
 )
 from .loadgen import parse_mix
-from .phase import PhaseConfig, run_phase, series, summarize
+from .figures import series, summarize
+from .phase import PhaseConfig, run_phase
 from .plot import latency_figure
 
 TARGET_CPU_MS_PER_GREEN = 15.0

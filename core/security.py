@@ -1,7 +1,7 @@
 """Request-level security shared by the API and admin: the client address behind trusted
 proxies, the request body limit, admin login lockout, and the admin groups.
 
-Settings live in config/settings/topic_security.py; docs/security.md maps each piece to
+Settings live in config/settings/security.py; docs/security.md maps each piece to
 the PCI DSS requirement it serves.
 """
 

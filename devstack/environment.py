@@ -27,8 +27,9 @@ SERVICES_ENV = {
     "REDIS_URL": "redis://127.0.0.1:6379/1",
 }
 CONNECTION_KEYS = ("DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL")
-# Everything a later command needs to join the running stack; also `. stack.env`-able.
-STACK_KEYS = (
+# Everything a later command needs to join the running stack; also `. stack.env`-able
+# (with stack_keys(): the outside systems' base URLs, read from the registry).
+BASE_KEYS = (
     "STACK_MODE",
     "DJANGO_SETTINGS_MODULE",
     *CONNECTION_KEYS,
@@ -37,8 +38,12 @@ STACK_KEYS = (
     "WEB_CONCURRENCY",
     "WORKER_CONCURRENCY",
     "SANDBOX_WEBHOOK_URL",
-    *sandbox_base_urls(""),
 )
+
+
+def stack_keys() -> tuple[str, ...]:
+    """The stack env file's variables: BASE_KEYS and every outside system's base URL."""
+    return (*BASE_KEYS, *sandbox_base_urls(""))
 
 
 def postgres_answers(addr: tuple[str, int] = POSTGRES_ADDR, timeout: float = 1.0) -> bool:
@@ -110,7 +115,7 @@ def choose_environment(
     chosen["SANDBOX_WEBHOOK_URL"] = environ.get("SANDBOX_WEBHOOK_URL") or layout.webhook_url
     for setting, url in sandbox_base_urls(layout.sandbox_url).items():
         chosen[setting] = environ.get(setting) or url
-    return {key: chosen[key] for key in STACK_KEYS if key in chosen}, notes
+    return {key: chosen[key] for key in stack_keys() if key in chosen}, notes
 
 
 def describe_mode(env: Mapping[str, str]) -> str:
@@ -142,7 +147,7 @@ def write_stack_env(path: Path, env: Mapping[str, str], shown_as: str) -> None:
         f"# Written by scripts/stack.py up at {now_iso()}; read by demo, down, restart-worker.",
         f"# A shell can join the same stack with: set -a; . {shown_as}; set +a",
     ]
-    lines += [f"{key}={shlex.quote(env[key])}" for key in STACK_KEYS if key in env]
+    lines += [f"{key}={shlex.quote(env[key])}" for key in stack_keys() if key in env]
     tmp = path.with_suffix(".tmp")
     tmp.write_text("\n".join(lines) + "\n")
     tmp.replace(path)

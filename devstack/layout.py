@@ -14,28 +14,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.outside import registry
+
 REPO = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 DEFAULT_RUN_DIR = Path("var")
 DEFAULT_WEB_PORT = 8000
 DEFAULT_SANDBOX_PORT = 8900
 
-# Each outside system's base-URL setting and where the sandbox serves that system. The
-# service only ever reads the settings; pointing them here is what makes it talk to the
-# sandbox.
-SANDBOX_MOUNTS = {
-    "ISSUER_BASE_URL": "/issuer",
-    "TOKEN_SERVICE_BASE_URL": "/tms",
-    "PUSH_GATEWAY_BASE_URL": "/push",
-    "SMS_GATEWAY_BASE_URL": "/sms",
-    "TELCO_BASE_URL": "/telco",
-}
-
-
 def sandbox_base_urls(sandbox_url: str) -> dict[str, str]:
-    """The base-URL settings that send every outside call to the sandbox at `sandbox_url`."""
-    root = sandbox_url.rstrip("/")
-    return {setting: f"{root}{mount}" for setting, mount in SANDBOX_MOUNTS.items()}
+    """The base-URL settings that send every outside call to the sandbox at `sandbox_url`
+    (each system at its mount, from core/outside/registry.py). The service only ever
+    reads the settings; pointing them here is what makes it talk to the sandbox."""
+    return registry.sandbox_base_urls(sandbox_url)
 
 
 def free_port(host: str = HOST) -> int:

@@ -1,7 +1,7 @@
 """Clients of the push gateway (FCM HTTP v1 shaped) and the SMS gateway.
 
 Each turns HTTP into a `Sent` (the provider's message id) or a typed error from
-core.outside.http: TransientError (timeout, 5xx, 429: worth retrying) or PermanentError
+core.outside.errors: TransientError (timeout, 5xx, 429: worth retrying) or PermanentError
 with a code prefixed by the channel (`push_unregistered`, `sms_invalid_msisdn`, ...).
 Both carry the notification id as `reference`, so a duplicate send is visible at the
 gateway. Message text never appears in an error or a log line: it may hold a code.
@@ -29,8 +29,10 @@ import requests
 from django.conf import settings
 from google.oauth2 import service_account
 
-from core.outside import http as outside
-from core.outside.http import OUTSIDE_CALL_SECONDS, OutsideTimeout, PermanentError, TransientError
+from core.outside import transport
+from core.outside.client import OutsideClient
+from core.outside.errors import OutsideTimeout, PermanentError, TransientError
+from core.outside.transport import OUTSIDE_CALL_SECONDS
 
 PUSH = "push"
 SMS = "sms"
@@ -62,7 +64,7 @@ class _TokenEndpointTransport(google.auth.transport.requests.Request):
     closes the session of a transport that is collected."""
 
     def __init__(self):
-        super().__init__(session=outside.hardened_session())
+        super().__init__(session=transport.hardened_session())
 
     def __call__(self, url, method="GET", body=None, headers=None, timeout=None, **kwargs):
         started = time.perf_counter()
@@ -154,11 +156,12 @@ def _service_account() -> _ServiceAccount:
         return account
 
 
-class PushGatewayClient:
+class PushGatewayClient(OutsideClient):
+    system = PUSH
+
     def __init__(self):
-        self.base_url = settings.PUSH_GATEWAY_BASE_URL.rstrip("/")
+        super().__init__()
         self.project = settings.PUSH_PROJECT_ID
-        self.session = outside.build_session()
 
     def send(self, *, device_token: str, title: str, body: str, reference: str,
              event: str) -> Sent:
@@ -172,10 +175,9 @@ class PushGatewayClient:
         access_token = account.access_token()
         for attempt in (1, 2):
             try:
-                reply = outside.send(
-                    self.session, system=PUSH, operation="send", method="POST",
-                    url=f"{self.base_url}/v1/projects/{quote(self.project, safe='')}"
-                        "/messages:send",
+                reply = self.call(
+                    "send", "POST",
+                    f"/v1/projects/{quote(self.project, safe='')}/messages:send",
                     headers={"Authorization": f"Bearer {access_token}"},
                     body=_json({"message": message}), ok=(200,),
                 )
@@ -205,17 +207,13 @@ class PushGatewayClient:
         return _coded(PUSH, error)
 
 
-class SmsGatewayClient:
-    def __init__(self):
-        self.base_url = settings.SMS_GATEWAY_BASE_URL.rstrip("/")
-        self.session = outside.build_session()
-        self.headers = {"Authorization": f"Bearer {settings.GATEWAY_API_KEY}"}
+class SmsGatewayClient(OutsideClient):
+    system = SMS
 
     def send(self, *, to: str, text: str, reference: str) -> Sent:
         try:
-            reply = outside.send(
-                self.session, system=SMS, operation="send", method="POST",
-                url=f"{self.base_url}/v1/messages", headers=self.headers,
+            reply = self.call(
+                "send", "POST", "/v1/messages",
                 body=_json({"to": to, "text": text, "reference": reference}),
                 ok=(200, 201, 202),
             )

@@ -9,10 +9,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from django.conf import settings
-
-from core.outside import http as outside
-from core.outside.http import PermanentError
+from core.outside.client import OutsideClient
+from core.outside.errors import PermanentError
+from core.outside.transport import Response
 
 SYSTEM = "issuer"
 
@@ -43,11 +42,8 @@ class CardData:
         }
 
 
-class IssuerClient:
-    def __init__(self):
-        self.base_url = settings.ISSUER_BASE_URL.rstrip("/")
-        self.session = outside.build_session()
-        self.headers = {"Authorization": f"Bearer {settings.ISSUER_API_KEY}"}
+class IssuerClient(OutsideClient):
+    system = SYSTEM
 
     def check_eligibility(self, *, card_id: str, customer_id: str, wallet: str,
                           device_id: str) -> Eligibility:
@@ -83,9 +79,6 @@ class IssuerClient:
         except KeyError:
             raise PermanentError("issuer_bad_response", "card data incomplete", system=SYSTEM) from None
 
-    def _post(self, operation: str, path: str, body: dict) -> outside.Response:
-        return outside.send(
-            self.session, system=SYSTEM, operation=operation, method="POST",
-            url=self.base_url + path, headers=self.headers,
-            body=json.dumps(body, separators=(",", ":")).encode(),
-        )
+    def _post(self, operation: str, path: str, body: dict) -> Response:
+        return self.call(operation, "POST", path,
+                         body=json.dumps(body, separators=(",", ":")).encode())

@@ -1,5 +1,9 @@
 """The sandbox ASGI app: every outside system under its own prefix, plus /sandbox controls.
 
+Which systems, where, and which module serves each come from core/outside/registry.py
+(`mount`, `sandbox_routes`, `sandbox_controls`); a new system's sandbox module is named
+there, not here.
+
 `create_app(config)` builds an isolated instance (tests make one each); the module
 attribute `app` is built from the environment on first access, so importing this module
 reads no key file.
@@ -7,6 +11,7 @@ reads no key file.
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,18 +23,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount
 
-from . import (
-    attributes,
-    control,
-    gateways,
-    issuer,
-    mpesa,
-    payouts,
-    screening,
-    settlement,
-    telco,
-    token_service,
-)
+from core.outside import registry
+
+from . import control
 from .config import SandboxConfig
 from .errors import SandboxError, error_response, render_sandbox_error
 from .state import SandboxState
@@ -49,6 +45,28 @@ async def _render_bug(request: Request, exc: Exception) -> JSONResponse:
     return error_response(500, "internal_error", "sandbox bug; see the sandbox log")
 
 
+def _routes(reference: str) -> list:
+    """The routes a registry entry names, as "module:attribute"."""
+    module, _, attribute = reference.partition(":")
+    return list(getattr(importlib.import_module(module), attribute))
+
+
+def system_mounts() -> list[Mount]:
+    """One mount per outside system in the registry, at the system's mount. Each
+    CyberSource API keeps its real first path segment (/tms, /pts, /tss, /reporting), so
+    a signed request-target is the real one."""
+    return [Mount(system.mount, routes=_routes(system.sandbox_routes))
+            for system in registry.systems()]
+
+
+def control_routes() -> list:
+    """/sandbox: the shared controls plus each system's own (a registry entry's
+    `sandbox_controls`)."""
+    extra = [route for system in registry.systems() if system.sandbox_controls
+             for route in _routes(system.sandbox_controls)]
+    return [*control.routes, *extra]
+
+
 def create_app(config: SandboxConfig | None = None) -> Starlette:
     config = config or SandboxConfig.from_env()
     state = SandboxState(config)
@@ -59,25 +77,7 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:
         await state.cancel_background()
 
     app = Starlette(
-        routes=[
-            Mount("/issuer", routes=issuer.routes),
-            Mount("/tms", routes=token_service.routes),
-            Mount("/push", routes=gateways.push_routes),
-            Mount("/sms", routes=gateways.sms_routes),
-            Mount("/telco", routes=telco.routes),
-            # Visa Direct. Each CyberSource API keeps its real first path segment (/pts,
-            # /tss, /reporting, as /tms above), so a signed request-target is the real one.
-            Mount("/mpesa", routes=mpesa.routes),
-            Mount("/paai", routes=attributes.routes),
-            Mount("/pts", routes=payouts.payout_routes),
-            Mount("/tss", routes=payouts.search_routes),
-            Mount("/screening", routes=screening.routes),
-            Mount("/reporting", routes=settlement.routes),
-            Mount(
-                "/sandbox",
-                routes=[*control.routes, *mpesa.control_routes, *settlement.control_routes],
-            ),
-        ],
+        routes=[*system_mounts(), Mount("/sandbox", routes=control_routes())],
         exception_handlers={
             SandboxError: render_sandbox_error,
             HTTPException: _render_http_error,

@@ -1,5 +1,6 @@
 """In-memory world of the Visa Direct counterparts: M-Pesa accounts and holds, payouts,
-screenings and the settlement report's injected lines; and the money checks over them.
+screenings and the settlement report's injected lines (the money checks over them are
+sandbox/visa_direct_stats.py).
 
 One instance lives on SandboxState (`state.visa_direct`) and, like the rest of the
 state, is read and changed only under `state.lock`. Money is integer minor units of KES
@@ -14,6 +15,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
+
+from .visa_direct_stats import world_stats
 
 if TYPE_CHECKING:
     from .state import IdempotencyRecord
@@ -296,168 +299,7 @@ class VisaDirectWorld:
 
     # stats ------------------------------------------------------------------------------
 
-    def _ledger_stats(self) -> dict[str, Any]:
-        holds = list(self.holds.values())
-        by_status = Counter(hold.status for hold in holds)
-        amounts = Counter()
-        for hold in holds:
-            amounts[hold.status] += hold.total
-        references = Counter(hold.reference for hold in holds)
-        out_of_balance = []
-        for account in self.accounts.values():
-            # Replay the operation log independently of the running totals.
-            balance = held = 0
-            for op in account.operations:
-                if op["type"] == "set_balance":
-                    balance = op["amount"]
-                elif op["type"] == "hold":
-                    held += op["amount"]
-                elif op["type"] == "capture":
-                    held -= op["amount"]
-                    balance -= op["amount"]
-                elif op["type"] == "release":
-                    held -= op["amount"]
-            open_total = sum(
-                h.total
-                for h in holds
-                if h.customer_id == account.customer_id and h.status == "held"
-            )
-            if (balance, held) != (account.balance, account.held) or held != open_total:
-                out_of_balance.append(account.customer_id)
-        settled_twice = [h.hold_id for h in holds if h.settlements > 1]
-        records = self.ledger_keys.values()
-        return {
-            "accounts": len(self.accounts),
-            "holds": {
-                "open": by_status["held"],
-                "captured": by_status["captured"],
-                "released": by_status["released"],
-            },
-            "amounts": {
-                "held": amounts["held"],
-                "captured": amounts["captured"],
-                "released": amounts["released"],
-            },
-            "refusals": dict(self.ledger_refusals),
-            "repeated_settlements": dict(self.repeated_settlements),
-            "idempotency": {
-                "keys": len(self.ledger_keys),
-                "replays": sum(r.replays for r in records),
-                "by_key": {
-                    r.key: {"operation": r.operation, "calls": r.calls, "replays": r.replays}
-                    for r in records
-                },
-            },
-            "duplicate_effects": self.ledger_duplicate_effects,
-            "references_with_multiple_holds": {r: n for r, n in references.items() if n > 1},
-            "conservation": {
-                "ok": not (settled_twice or out_of_balance or self.ledger_duplicate_effects),
-                "holds_settled_more_than_once": settled_twice,
-                "accounts_out_of_balance": out_of_balance,
-                "open_holds": [
-                    {
-                        "hold_id": h.hold_id,
-                        "customer_id": h.customer_id,
-                        "reference": h.reference,
-                        "total": h.total,
-                        "created_at": h.created_at,
-                    }
-                    for h in holds
-                    if h.status == "held"
-                ],
-            },
-        }
-
-    def _payout_stats(self) -> dict[str, Any]:
-        payouts = list(self.payouts.values())
-        outcomes = Counter({"ACCEPTED": 0, "DECLINED": 0, "PENDING": 0})
-        outcomes.update(p.status for p in payouts)
-        records = self.payout_requests.values()
-        return {
-            "made": len(payouts),
-            "outcomes": dict(outcomes),
-            "paid_amount": sum(p.amount for p in payouts if p.status == "ACCEPTED"),
-            "replays": sum(r.replays for r in records),
-            "by_code": {
-                r.key: {
-                    "calls": r.calls,
-                    "replays": r.replays,
-                    "status": self.payouts_by_code[r.key].status
-                    if r.key in self.payouts_by_code
-                    else None,
-                }
-                for r in records
-            },
-            "duplicate_effects": self.payout_duplicate_effects,
-            "sent_to_cards_that_cannot_receive": self.sent_to_cards_that_cannot_receive,
-        }
-
-    def _money_rule(self) -> dict[str, Any]:
-        """For each payout the network reports, the hold of the same reference: captured
-        if and only if it was paid, released if and only if it was not."""
-        holds_by_reference: dict[str, Hold] = {}
-        for hold in self.holds.values():
-            holds_by_reference.setdefault(hold.reference, hold)
-        violations: dict[str, list[str]] = {
-            "paid_but_released": [],
-            "declined_but_captured": [],
-            "paid_without_hold": [],
-            "captured_without_payout": [],
-            "settled_before_outcome": [],
-            "amount_mismatch": [],
-        }
-        awaiting: dict[str, list[str]] = {"paid_hold_open": [], "declined_hold_open": []}
-        for code, payout in sorted(self.payouts_by_code.items()):
-            hold = holds_by_reference.get(code)
-            if hold is None:
-                if payout.status == "ACCEPTED":
-                    violations["paid_without_hold"].append(code)
-                continue
-            if hold.amount != payout.amount:
-                violations["amount_mismatch"].append(code)
-            if payout.status == "PENDING" and hold.status != "held":
-                violations["settled_before_outcome"].append(code)
-            elif payout.status == "ACCEPTED":
-                if hold.status == "released":
-                    violations["paid_but_released"].append(code)
-                elif hold.status == "held":
-                    awaiting["paid_hold_open"].append(code)
-            elif payout.status == "DECLINED":
-                if hold.status == "captured":
-                    violations["declined_but_captured"].append(code)
-                elif hold.status == "held":
-                    awaiting["declined_hold_open"].append(code)
-        for reference, hold in sorted(holds_by_reference.items()):
-            if hold.status == "captured" and reference not in self.payouts_by_code:
-                violations["captured_without_payout"].append(reference)
-        clean = (
-            not any(violations.values())
-            and not self.payout_duplicate_effects
-            and not self.ledger_duplicate_effects
-            and not any(h.settlements > 1 for h in self.holds.values())
-        )
-        return {"ok": clean, "violations": violations, "awaiting_settlement": awaiting}
-
     def stats(self, counters: Any) -> dict[str, Any]:
-        """The Visa Direct sections of /sandbox/stats; `counters` are the shared ones."""
+        """The Visa Direct sections of /sandbox/stats (sandbox/visa_direct_stats.py)."""
         self.refresh()
-        payouts = self._payout_stats()
-        payouts["signature_failures"] = counters.signature_failures_by_system.get("payouts", 0)
-        payouts["jwe_failures"] = counters.jwe_failures_by_system.get("payouts", 0)
-        results = Counter({"clear": 0, "review": 0, "hit": 0})
-        results.update(s.result for s in self.screenings.values())
-        return {
-            "ledger": self._ledger_stats(),
-            "payouts": payouts,
-            "paai": {
-                "answers": dict(self.attribute_answers),
-                "signature_failures": counters.signature_failures_by_system.get("paai", 0),
-                "jwe_failures": counters.jwe_failures_by_system.get("paai", 0),
-            },
-            "screening": {"results": dict(results)},
-            "settlement": {
-                "unknown_lines": sum(len(lines) for lines in self.unknown_lines.values()),
-                "line_changes": len(self.line_changes),
-            },
-            "money_rule": self._money_rule(),
-        }
+        return world_stats(self, counters)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository: devstack
 
-from devstack.environment import MODES, STACK_KEYS, redact_url  # noqa: E402
+from devstack.environment import MODES, redact_url, stack_keys  # noqa: E402
 from devstack.http import probe  # noqa: E402
 from devstack.layout import (  # noqa: E402
     DEFAULT_RUN_DIR,
@@ -125,7 +125,7 @@ def cmd_env(stack: Stack, args: argparse.Namespace) -> int:
         env, notes = stack.choose(args.mode)
     for note in notes:
         print(f"# {note}")
-    for key in STACK_KEYS:
+    for key in stack_keys():
         if key in env:
             print(f"{key}={shlex.quote(env[key])}")
     return 0

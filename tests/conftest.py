@@ -19,7 +19,7 @@ from django.conf import settings
 from devstack import Process, SandboxClient, free_port, sandbox_base_urls
 from devstack.processes import answers_200
 from devstack.stack import sandbox_command
-from tests.live import ARTIFACTS, ROOT, Stack, Worker
+from tests.live import ARTIFACTS, ROOT, Stack, Worker, aim_at_sandbox
 
 
 @pytest.fixture(autouse=True)
@@ -149,8 +149,7 @@ def worker(django_db_setup, sandbox_url):
 @pytest.fixture
 def stack(worker, sandbox_url, live_server, settings, transactional_db):
     """Everything live; this test process talks to the same sandbox and broker."""
-    for name, value in sandbox_base_urls(sandbox_url).items():
-        setattr(settings, name, value)
+    aim_at_sandbox(settings, sandbox_url)
     SandboxClient(sandbox_url).reset()
     return Stack(live_server.url, sandbox_url, worker)
 

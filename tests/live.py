@@ -17,17 +17,25 @@ from pathlib import Path
 import requests
 
 from core.auth import mint_dev_token
-from devstack import Process, SandboxClient, luhn_pan, wait_until
+from devstack import Process, SandboxClient, luhn_pan, sandbox_base_urls, wait_until
 from devstack.processes import logs_line
 from devstack.stack import WORKER_READY, worker_command
 from provisioning.models import ProvisioningRequest
 
 # Re-exported: tests import both from here.
-__all__ = ["ARTIFACTS", "ROOT", "TERMINAL", "Stack", "Worker", "luhn_pan", "wait_until"]
+__all__ = ["ARTIFACTS", "ROOT", "TERMINAL", "Stack", "Worker", "aim_at_sandbox", "luhn_pan",
+           "wait_until"]
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "var" / "test-logs"
 TERMINAL = {"ineligible", "provisioned", "declined", "failed", "expired", "cancelled"}
+
+
+def aim_at_sandbox(settings, sandbox_url: str) -> None:
+    """Point every outside system's base URL in this process's settings (pytest-django's
+    `settings` fixture) at the sandbox at `sandbox_url` (the registry's mounts)."""
+    for name, value in sandbox_base_urls(sandbox_url).items():
+        setattr(settings, name, value)
 
 
 class Worker(Process):

@@ -15,8 +15,10 @@ from typing import Any
 import pybreaker
 from django.conf import settings
 
-from core.outside import http as outside
-from core.outside.http import PermanentError, TransientError
+from core.outside.breaker import shared_breaker
+from core.outside.client import OutsideClient
+from core.outside.errors import PermanentError, TransientError
+from core.outside.transport import Response
 
 from core.crypto import jwe
 from core.outside import http_signature
@@ -84,17 +86,15 @@ class ProvisionCall:
 
 
 def _breaker() -> pybreaker.CircuitBreaker:
-    return outside.shared_breaker(SYSTEM)
+    return shared_breaker(SYSTEM)
 
 
 def breaker_state() -> str:
     return _breaker().current_state
 
 
-class TokenServiceClient:
-    def __init__(self):
-        self.base_url = settings.TOKEN_SERVICE_BASE_URL.rstrip("/")
-        self.session = outside.build_session()
+class TokenServiceClient(OutsideClient):
+    system = SYSTEM
 
     # --- provisioning ------------------------------------------------------------
     def provision(self, call: ProvisionCall) -> Decision:
@@ -158,7 +158,7 @@ class TokenServiceClient:
         )
 
     def _call(self, operation: str, method: str, path: str, body: dict | None = None, *,
-              idempotency_key: str | None = None) -> outside.Response:
+              idempotency_key: str | None = None) -> Response:
         url = self.base_url + path
         raw = json.dumps(body, separators=(",", ":")).encode() if body is not None else None
         headers = http_signature.sign_request(
@@ -172,10 +172,8 @@ class TokenServiceClient:
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
         try:
-            return _breaker().call(
-                outside.send, self.session, system=SYSTEM, operation=operation, method=method,
-                url=url, headers=headers, body=raw,
-            )
+            return self.breaker.call(self.call, operation, method, path, url=url,
+                                     headers=headers, body=raw)
         except pybreaker.CircuitBreakerError:
             raise CircuitOpen("token_service_circuit_open",
                               "token service circuit breaker is open", system=SYSTEM) from None

@@ -3,6 +3,11 @@
 Each knob has a name, a development default and a line in the README's
 configuration table. `production.py` replaces every embedded default with a
 required variable.
+
+This module composes the topic modules (security, notifications, operations,
+outside): each imports only `env.py` and defines its own values; what a topic adds to a
+list owned here (an app, a middleware, a logger) it names, and this module puts it in
+place. Rules across topics are checked here.
 """
 
 from __future__ import annotations
@@ -10,12 +15,14 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-import environ
+from django.core.exceptions import ImproperlyConfigured
 
-BASE_DIR = Path(__file__).resolve().parent.parent.parent
-VAR_DIR = BASE_DIR / "var"
-
-env = environ.Env()
+from . import notifications, operations, security
+from .env import BASE_DIR, VAR_DIR, env  # noqa: F401 - BASE_DIR is a setting
+from .notifications import *  # noqa: F401,F403
+from .operations import *  # noqa: F401,F403
+from .outside import *  # noqa: F401,F403
+from .security import *  # noqa: F401,F403
 
 # Where the dev/test/sandbox key material lives (see core/dev_keys.py).
 DEV_KEYS_FILE = env.str("DEV_KEYS_FILE", default=str(VAR_DIR / "dev-keys.json"))
@@ -26,7 +33,7 @@ SERVICE_ENVIRONMENT = env.str("SERVICE_ENVIRONMENT", default="development")
 SERVICE_RELEASE = env.str("SERVICE_RELEASE", default="dev")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    operations.ADMIN_APP,  # the admin, as our own site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -42,11 +49,14 @@ INSTALLED_APPS = [
     "tokens",
     "notifications",
     "decisioning",
+    *security.SECURITY_APPS_ADDED,
 ]
 
 MIDDLEWARE = [
+    *operations.OPERATIONS_MIDDLEWARE_FIRST,
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "core.observability.correlation.CorrelationIdMiddleware",
+    *security.SECURITY_MIDDLEWARE_AFTER_CORRELATION,
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -55,6 +65,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
+    *security.SECURITY_MIDDLEWARE_LAST,
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -152,6 +163,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "UNAUTHENTICATED_USER": None,
+    "NUM_PROXIES": security.TRUSTED_PROXY_COUNT,
     "DEFAULT_THROTTLE_CLASSES": [
         "core.throttling.CustomerRateThrottle",
         "core.throttling.ClientIpRateThrottle",
@@ -184,36 +196,7 @@ JWT_LEEWAY_SECONDS = env.int("JWT_LEEWAY_SECONDS", default=30)
 JWT_DEV_SIGNING_KEY: str | None = None
 JWT_DEV_SIGNING_KID: str | None = None
 
-# --- outside systems ------------------------------------------------------------------
-ISSUER_BASE_URL = env.str("ISSUER_BASE_URL", default="http://127.0.0.1:8900/issuer")
-ISSUER_API_KEY = env.str("ISSUER_API_KEY", default="")
-TOKEN_SERVICE_BASE_URL = env.str("TOKEN_SERVICE_BASE_URL", default="http://127.0.0.1:8900/tms")
-TOKEN_SERVICE_MERCHANT_ID = env.str("TOKEN_SERVICE_MERCHANT_ID", default="")
-TOKEN_SERVICE_KEY_ID = env.str("TOKEN_SERVICE_KEY_ID", default="")
-TOKEN_SERVICE_SHARED_SECRET = env.str("TOKEN_SERVICE_SHARED_SECRET", default="")
-TOKEN_SERVICE_JWE_PUBLIC_KEY = env.str("TOKEN_SERVICE_JWE_PUBLIC_KEY", default="")
-TOKEN_SERVICE_WEBHOOK_SECRETS = env.list("TOKEN_SERVICE_WEBHOOK_SECRETS", default=[])
-WEBHOOK_TOLERANCE_SECONDS = env.int("WEBHOOK_TOLERANCE_SECONDS", default=300)
-WEBHOOK_MAX_BYTES = env.int("WEBHOOK_MAX_BYTES", default=64 * 1024)
-PUSH_GATEWAY_BASE_URL = env.str("PUSH_GATEWAY_BASE_URL", default="http://127.0.0.1:8900/push")
-SMS_GATEWAY_BASE_URL = env.str("SMS_GATEWAY_BASE_URL", default="http://127.0.0.1:8900/sms")
-TELCO_BASE_URL = env.str("TELCO_BASE_URL", default="http://127.0.0.1:8900/telco")
-TELCO_API_KEY = env.str("TELCO_API_KEY", default="")
-# SIM-swap lookups sit on the eligibility path: a short read timeout, then the fallback.
-TELCO_READ_TIMEOUT = env.float("TELCO_READ_TIMEOUT", default=2.0)
-GATEWAY_API_KEY = env.str("GATEWAY_API_KEY", default="")
-
-OUTSIDE_CONNECT_TIMEOUT = env.float("OUTSIDE_CONNECT_TIMEOUT", default=2.0)
-OUTSIDE_READ_TIMEOUT = env.float("OUTSIDE_READ_TIMEOUT", default=8.0)
-# Retries of transient outside errors: full-jitter exponential backoff.
-OUTSIDE_MAX_ATTEMPTS = env.int("OUTSIDE_MAX_ATTEMPTS", default=6)
-OUTSIDE_RETRY_BASE_SECONDS = env.float("OUTSIDE_RETRY_BASE_SECONDS", default=1.0)
-OUTSIDE_RETRY_MAX_SECONDS = env.float("OUTSIDE_RETRY_MAX_SECONDS", default=60.0)
-# Circuit breaker around the token service, shared by all workers through Redis.
-TOKEN_SERVICE_BREAKER_FAIL_MAX = env.int("TOKEN_SERVICE_BREAKER_FAIL_MAX", default=10)
-TOKEN_SERVICE_BREAKER_RESET_SECONDS = env.int("TOKEN_SERVICE_BREAKER_RESET_SECONDS", default=30)
-BREAKER_FAIL_MAX = {"token_service": TOKEN_SERVICE_BREAKER_FAIL_MAX,
-                    "telco": env.int("TELCO_BREAKER_FAIL_MAX", default=5)}
+# --- outside systems: config/settings/outside.py, from core/outside/registry.py ----------
 
 # --- keys for data we hold --------------------------------------------------------------
 PAN_FINGERPRINT_KEY = env.str("PAN_FINGERPRINT_KEY", default="")
@@ -279,11 +262,17 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_DEFAULT_QUEUE = "provisioning"
-# First match wins: the reconciliation patterns come before their apps' catch-alls.
+# The periodic jobs run on `reconciliation`, so a backlog of customer work never delays
+# them (and they never delay it); each app's other tasks run on the app's own queue. Exact
+# names are matched before patterns; beat's entries name the same queue (*/schedules.py),
+# and tests/config/test_task_routes.py holds every registered task to a queue a worker
+# consumes.
 CELERY_TASK_ROUTES = {
-    "provisioning.tasks.reconcile_*": {"queue": "reconciliation"},
-    "tokens.tasks.reconcile_*": {"queue": "reconciliation"},
-    "notifications.tasks.drain_*": {"queue": "reconciliation"},
+    "provisioning.tasks.redrive_due_requests_task": {"queue": "reconciliation"},
+    "provisioning.tasks.sweep_step_ups_task": {"queue": "reconciliation"},
+    "provisioning.tasks.erase_expired_wallet_payloads_task": {"queue": "reconciliation"},
+    "tokens.tasks.reconcile_tokens_task": {"queue": "reconciliation"},
+    "notifications.tasks.drain_outbox_task": {"queue": "reconciliation"},
     "provisioning.tasks.*": {"queue": "provisioning"},
     "tokens.tasks.*": {"queue": "tokens"},
     "notifications.tasks.*": {"queue": "notifications"},
@@ -330,15 +319,17 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "urllib3": {"level": "WARNING"},
+        **notifications.NOTIFICATIONS_LOGGERS,
+        **security.SECURITY_LOGGERS,
     },
 }
 
 SENTRY_DSN = env.str("SENTRY_DSN", default="")
 
-# Per-topic settings (each file owns its knobs).
-from .topic_notifications import *  # noqa: E402,F401,F403
-from .topic_security import *  # noqa: E402,F401,F403
-from .topic_operations import *  # noqa: E402,F401,F403
+# --- rules across topics ------------------------------------------------------------------
+if not 0 < NOTIFICATION_OTP_DELIVERY_SECONDS <= OTP_TTL_SECONDS:  # noqa: F405
+    raise ImproperlyConfigured("NOTIFICATION_OTP_DELIVERY_SECONDS must be above 0 and at most "
+                               "OTP_TTL_SECONDS (a code is worthless after it expires)")
 
 if SENTRY_DSN:
     from core.observability import sentry as _sentry

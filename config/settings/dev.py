@@ -1,7 +1,8 @@
 """Development and sandbox mode: a laptop, `make up`, `make demo`.
 
 Keys come from var/dev-keys.json (generated on first use); the outside systems are
-the sandbox on 127.0.0.1:8900 unless their base URLs say otherwise.
+the sandbox (`SANDBOX_URL`, default http://127.0.0.1:8900, plus each system's mount)
+unless their base URLs say otherwise.
 """
 
 from .base import *  # noqa: F403

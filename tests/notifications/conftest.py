@@ -21,6 +21,7 @@ from devstack import free_port
 from notifications import services
 from notifications.channels import Sent
 from notifications.models import Channel, Notification, Status, TemplateKey
+from tests.live import aim_at_sandbox
 
 CUSTOMER = "cust_demo"
 MSISDN = "+254700000100"
@@ -136,11 +137,10 @@ def _aim_gateways_at(sandbox_url: str, settings) -> str:
     import requests
 
     requests.post(f"{sandbox_url}/sandbox/reset", timeout=5).raise_for_status()
-    settings.PUSH_GATEWAY_BASE_URL = f"{sandbox_url}/push"
-    settings.SMS_GATEWAY_BASE_URL = f"{sandbox_url}/sms"
+    aim_at_sandbox(settings, sandbox_url)
     settings.PUSH_SERVICE_ACCOUNT = {
         **settings.PUSH_SERVICE_ACCOUNT,
-        "token_uri": f"{sandbox_url}/push/token?test={uuid.uuid4().hex}",
+        "token_uri": f"{settings.PUSH_GATEWAY_BASE_URL}/token?test={uuid.uuid4().hex}",
     }
     return sandbox_url
 

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs
 import pytest
 import requests
 
-from core.outside import http as outside
+from core.outside import transport as outside
 from core.outside.http import OutsideTimeout, PermanentError, TransientError
 from notifications.channels import PushGatewayClient
 

@@ -1,45 +1,46 @@
 """Settings for security, read from the environment (each knob has a line in the README table).
 
-Imported at the end of base.py, so names defined there can be read (and lists such as
-INSTALLED_APPS or MIDDLEWARE extended in place) with `from .base import NAME`.
 Covers: client address behind proxies, API throttling and body limit, admin login
 lockout (django-axes). Keys for data at rest are in base.py ("keys for data we hold").
+What this topic adds to lists base.py owns (apps, middleware, loggers) is named
+`SECURITY_*` here and put in place by base.py.
 """
 
 from datetime import timedelta
 
-from .base import INSTALLED_APPS, LOGGING, MIDDLEWARE, REST_FRAMEWORK, env
+from .env import env
 
 # Django's own DEFAULT_LOGGING gives the "django" and "django.server" loggers handlers of
 # their own (console when DEBUG, mail_admins, runserver's access lines), which our
 # RedactionFilter is not on. Emptying their handlers and letting them propagate sends
 # those lines through the root handlers, which are all filtered.
-for _name in ("django", "django.server"):
-    LOGGING["loggers"].setdefault(_name, {}).update({"handlers": [], "propagate": True})
-# sentry-sdk's own diagnostics logger writes to stderr through a handler of its own; give
-# it ours instead (configured first, sentry_sdk then adds none).
-LOGGING["loggers"]["sentry_sdk.errors"] = {"handlers": ["console"], "propagate": False}
+SECURITY_LOGGERS = {
+    "django": {"handlers": [], "propagate": True},
+    "django.server": {"handlers": [], "propagate": True},
+    # sentry-sdk's own diagnostics logger writes to stderr through a handler of its own;
+    # give it ours instead (configured first, sentry_sdk then adds none).
+    "sentry_sdk.errors": {"handlers": ["console"], "propagate": False},
+}
 
 # How many proxies we run in front of the app (each appends to X-Forwarded-For). 0: the
 # header is ignored and REMOTE_ADDR is the client. Used by the per-IP throttle and the
 # admin lockout alike (core.security.client_ip).
+# base.py copies it into REST_FRAMEWORK["NUM_PROXIES"].
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
-REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_COUNT
 
 # Largest request body anywhere (API, webhook, admin). base.py reads the same variable
 # into DATA_UPLOAD_MAX_MEMORY_SIZE for form posts.
 REQUEST_MAX_BYTES = env.int("REQUEST_MAX_BYTES", default=64 * 1024)
 # Right after the correlation id, before anything (CSRF, DRF) reads the body.
-MIDDLEWARE.insert(MIDDLEWARE.index("core.observability.correlation.CorrelationIdMiddleware") + 1,
-                  "core.security.RequestBodyLimitMiddleware")
+SECURITY_MIDDLEWARE_AFTER_CORRELATION = ["core.security.RequestBodyLimitMiddleware"]
 
 # Admin sessions end after this long without a request (PCI DSS 8.2.8: 15 minutes).
 SESSION_COOKIE_AGE = env.int("ADMIN_SESSION_IDLE_SECONDS", default=15 * 60)
 SESSION_SAVE_EVERY_REQUEST = True  # each request restarts the idle clock
 
 # --- admin login lockout (django-axes) --------------------------------------------------
-INSTALLED_APPS.append("axes")
-MIDDLEWARE.append("axes.middleware.AxesMiddleware")  # after AuthenticationMiddleware
+SECURITY_APPS_ADDED = ["axes"]
+SECURITY_MIDDLEWARE_LAST = ["axes.middleware.AxesMiddleware"]  # after AuthenticationMiddleware
 AUTHENTICATION_BACKENDS = [
     "core.security.AdminLoginRateLimitBackend",  # axes' lockout check, must be first
     "django.contrib.auth.backends.ModelBackend",

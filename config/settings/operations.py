@@ -1,19 +1,16 @@
 """Settings for operations, read from the environment (each knob has a line in the README table).
 
-Imported at the end of base.py, so names defined there can be read (and lists such as
-INSTALLED_APPS or MIDDLEWARE extended in place) with `from .base import NAME`.
 Covers: the admin site for support and operations, the internal listener, worker metrics,
 the admin overview.
 """
 
-from .base import INSTALLED_APPS, MIDDLEWARE, env
+from .env import env
 
 # The admin is our own site (core.admin_site.ServiceAdminSite): it adds the
 # overview page at /admin/overview/. Django's documented way to swap the default site is
 # an AdminConfig subclass in place of "django.contrib.admin".
-INSTALLED_APPS[INSTALLED_APPS.index("django.contrib.admin")] = (
-    "core.admin_site.ServiceAdminConfig"
-)
+# base.py lists it in INSTALLED_APPS where the admin goes.
+ADMIN_APP = "core.admin_site.ServiceAdminConfig"
 
 # Port of a Celery worker's /metrics (0: none). core/observability/worker_metrics.py reads the
 # variable itself, before Django starts, because it decides how prometheus_client
@@ -25,7 +22,7 @@ WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
 # test); production requires one. config/gunicorn.py reads the same variable to bind it.
 INTERNAL_PORT = env.int("INTERNAL_PORT", default=0)
 # First: an internal request is answered before any public middleware sees it.
-MIDDLEWARE.insert(0, "core.listeners.ListenerMiddleware")
+OPERATIONS_MIDDLEWARE_FIRST = ["core.listeners.ListenerMiddleware"]
 
 # The admin overview's "outcomes" window.
 ADMIN_OVERVIEW_WINDOW_MINUTES = env.int("ADMIN_OVERVIEW_WINDOW_MINUTES", default=60)
