@@ -20,6 +20,7 @@ from provisioning import services
 from provisioning.issuer import Eligibility
 from core.models import Trigger
 from provisioning.models import ProvisioningRequest, State
+from provisioning.selectors import PushHistory
 from tests.factories import ProvisioningRequestFactory, TokenFactory
 from tokens.models import Token, TokenState
 from tokens.token_service import Decision
@@ -64,7 +65,7 @@ def set_params(key, **params):
 
 def evaluate(request=None, eligibility=ELIGIBLE):
     request = request or ProvisioningRequestFactory(state=State.RECEIVED)
-    return decisioning.evaluate(request, eligibility)
+    return decisioning.evaluate(request, eligibility, history=PushHistory(request))
 
 
 @pytest.mark.django_db
