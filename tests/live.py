@@ -20,14 +20,14 @@ from core.auth import mint_dev_token
 from devstack import Process, SandboxClient, luhn_pan, wait_until
 from devstack.processes import logs_line
 from devstack.stack import WORKER_READY, worker_command
-from provisioning.models import ProvisioningRequest
+from provisioning.models import ENDED_STATES, ProvisioningRequest
 
 # Re-exported: tests import both from here.
 __all__ = ["ARTIFACTS", "ROOT", "TERMINAL", "Stack", "Worker", "luhn_pan", "wait_until"]
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "var" / "test-logs"
-TERMINAL = {"ineligible", "provisioned", "declined", "failed", "expired", "cancelled"}
+TERMINAL = {str(state) for state in ENDED_STATES}  # where a request stops on its own
 
 
 class Worker(Process):
