@@ -1,8 +1,10 @@
 """Provisioning use cases: the one place that opens transactions, locks rows and moves
 the request's state machine.
 
-Beat's sweeps are in sweeps.py, the token's activation after a step-up in activation.py,
-the one-time code itself in step_up.py. Outside calls are made with no row lock held and no transaction open; their answer is
+Beat's sweeps are in sweeps.py, the token's activation after a step-up in
+activation.py, the one-time code itself in step_up.py.
+
+Outside calls are made with no row lock held and no transaction open; their answer is
 applied afterwards in a short transaction that re-checks the state. Every service is
 idempotent: a re-delivered or duplicated task finds the state already moved and logs
 a no-op, and every effectful outside call carries the request id as idempotency key.

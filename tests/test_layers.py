@@ -91,5 +91,6 @@ def test_a_migration_imports_none_of_our_code(path):
 
 
 def test_the_migration_check_sees_an_import_of_app_code():
-    tree = ast.parse("def f(apps, schema_editor):\n    from decisioning.rules import DEFAULT_RULES\n")
+    source = "def install(apps, schema_editor):\n    from decisioning.rules import DEFAULT_RULES\n"
+    tree = ast.parse(source)
     assert list(_imported_modules(tree)) == ["decisioning.rules"]
