@@ -19,8 +19,8 @@ PYTEST      := DJANGO_SETTINGS_MODULE=$(TEST_SETTINGS) $(PY) -m pytest
 export VENV
 
 .DEFAULT_GOAL := help
-.PHONY: help install up down status demo demo-chaos test test-embedded test-unit test-integration \
-        test-tools lock migrate clean
+.PHONY: help install up down status demo demo-chaos lint test test-embedded test-unit \
+        test-integration test-tools lock migrate clean
 
 help: ## list the targets
 	@echo "usage: make TARGET   (variables: PYTEST_ARGS, DEMO_ARGS, VENV, PYTHON)"
@@ -87,9 +87,15 @@ demo-chaos: $(VENV)/.installed-demo ## demo with the worker killed (-9) at 3 s a
 test-tools: ## Debian's chromium and promtool for the tests (installed if root)
 	@$(PYTHON) -m devstack.debian
 
+# The import contracts in pyproject.toml ([tool.importlinter]; docs/architecture.md):
+# apps import downward only, the flows are independent, nothing imports config.
+lint: $(VENV)/.installed ## check the import contracts (lint-imports)
+	$(VENV)/bin/lint-imports --no-cache
+
 # Two runs: the whole suite on PostgreSQL and Redis, then the tests marked `embedded`
 # again on SQLite and the filesystem broker (the mode a laptop with only Python gets).
-test: test-tools $(VENV)/.installed ## all tests (needs PostgreSQL and Redis), then the embedded-mode run
+# The import contracts are checked before any test: a broken layer stops the run at once.
+test: test-tools lint $(VENV)/.installed ## import contracts, all tests (needs PostgreSQL and Redis), then the embedded-mode run
 	$(PYTEST) $(PYTEST_ARGS)
 	TEST_STACK_MODE=embedded $(PYTEST) -m embedded $(PYTEST_ARGS)
 

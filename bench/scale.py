@@ -139,7 +139,7 @@ def child(rows: int, repeat: int) -> dict[str, Any]:
     from django.db import connection
 
     from config.celery import app
-    from provisioning import services
+    from provisioning import sweeps as sweep_module
 
     enqueued: list = []
 
@@ -153,9 +153,9 @@ def child(rows: int, repeat: int) -> dict[str, Any]:
         f"({filled['table_bytes'] / 2**20:.0f} MiB with indexes)")
     recorder = Recorder()
     sweeps = {
-        "redrive_due_requests": services.redrive_due_requests,
-        "sweep_step_ups": services.sweep_step_ups,
-        "erase_expired_wallet_payloads": services.erase_expired_wallet_payloads,
+        "redrive_due_requests": sweep_module.redrive_due_requests,
+        "sweep_step_ups": sweep_module.sweep_step_ups,
+        "erase_expired_wallet_payloads": sweep_module.erase_expired_wallet_payloads,
     }
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     rounds = []

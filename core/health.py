@@ -31,9 +31,11 @@ def _check_database() -> None:
 
 
 def _check_broker() -> None:
-    from config.celery import app
+    # The project's Celery app (config/celery.py) is the current one once the settings
+    # package is imported; core never imports config, the composition root above it.
+    from celery import current_app
 
-    with app.connection_for_write() as conn:
+    with current_app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=0, timeout=2)
 
 

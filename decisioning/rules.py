@@ -1,17 +1,29 @@
 """The built-in rule kinds. Each takes the rule's params and the facts of one push and
 returns an outcome with a reason code and the inputs that mattered.
 
-Rules read the database (counts) and the telco; they never write. Thresholds come from
-the rule's params, so operations retune them in admin without a deploy.
+Rules read the facts they are handed (the flow that asks supplies its history of earlier
+pushes: decisioning never queries the apps above it) and the telco; they never write.
+Thresholds come from the rule's params, so operations retune them in admin without a
+deploy.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any, Callable
+from datetime import datetime
+from typing import Any, Callable, Protocol
 
 from .models import Outcome, RuleKind
+
+
+class History(Protocol):
+    """What the asking flow knows about earlier pushes; asked lazily, rule by rule, so a
+    disabled rule costs nothing and a failing count fails only its own rule."""
+
+    def live_tokens_for_card(self) -> int: ...
+    def attempts_by_customer(self) -> int: ...  # in the 24 h up to and including this one
+    def attempts_by_device(self) -> int: ...
+    def device_provisioned_before(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -28,6 +40,7 @@ class Facts:
     kyc_tier: int | None
     msisdn: str
     now: datetime
+    history: History
 
 
 @dataclass(frozen=True)
@@ -102,36 +115,17 @@ def sim_swap(params: dict, facts: Facts) -> Verdict:
 
 def active_tokens_per_card(params: dict, facts: Facts) -> Verdict:
     """params: {"max": 5, "outcome": "red"}: live tokens the card already has."""
-    from tokens.models import Token, TokenState
-
     maximum = int(params.get("max", 5))
-    live = Token.objects.filter(
-        customer_id=facts.customer_id, card_id=facts.card_id,
-        state__in=[TokenState.ACTIVE, TokenState.SUSPENDED],
-    ).count()
+    live = facts.history.live_tokens_for_card()
     if live < maximum:
         return GREEN
     return Verdict(_outcome(params), "too_many_tokens", {"live_tokens": live, "max": maximum})
 
 
-def _attempts_before(facts: Facts, **scope) -> int:
-    """Attempts in the 24 hours up to and including this one, in creation order.
-
-    Counting only requests created at or before this one makes the count independent of
-    the order in which concurrent requests are evaluated: the k-th push of the day sees k.
-    """
-    from provisioning.models import ProvisioningRequest
-
-    since = facts.created_at - timedelta(hours=24)
-    return ProvisioningRequest.objects.filter(
-        created_at__gt=since, created_at__lte=facts.created_at, **scope
-    ).count()
-
-
 def attempts_per_customer(params: dict, facts: Facts) -> Verdict:
     """params: {"max": 10, "outcome": "red"}: pushes by this customer in 24 hours."""
     maximum = int(params.get("max", 10))
-    count = _attempts_before(facts, customer_id=facts.customer_id)
+    count = facts.history.attempts_by_customer()
     if count <= maximum:
         return GREEN
     return Verdict(_outcome(params), "customer_velocity", {"attempts_24h": count, "max": maximum})
@@ -140,7 +134,7 @@ def attempts_per_customer(params: dict, facts: Facts) -> Verdict:
 def attempts_per_device(params: dict, facts: Facts) -> Verdict:
     """params: {"max": 5, "outcome": "red"}: pushes from this device in 24 hours."""
     maximum = int(params.get("max", 5))
-    count = _attempts_before(facts, device_id=facts.device_id)
+    count = facts.history.attempts_by_device()
     if count <= maximum:
         return GREEN
     return Verdict(_outcome(params), "device_velocity", {"attempts_24h": count, "max": maximum})
@@ -148,12 +142,7 @@ def attempts_per_device(params: dict, facts: Facts) -> Verdict:
 
 def new_device(params: dict, facts: Facts) -> Verdict:
     """params: {"outcome": "yellow"}: no earlier push from this device ever provisioned."""
-    from provisioning.models import ProvisioningRequest, State
-
-    seen = ProvisioningRequest.objects.filter(
-        customer_id=facts.customer_id, device_id=facts.device_id, state=State.PROVISIONED,
-    ).exclude(pk=facts.request_id).exists()
-    if seen:
+    if facts.history.device_provisioned_before():
         return GREEN
     return Verdict(_outcome(params, default=Outcome.YELLOW), "new_device", {"device_seen": False})
 

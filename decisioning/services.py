@@ -28,7 +28,7 @@ from .models import (
     RuleResult,
     most_restrictive,
 )
-from .rules import KINDS, Facts, Verdict
+from .rules import KINDS, Facts, History, Verdict
 from .weakening import SNAPSHOT_FIELDS, snapshot, weakening_reasons
 
 logger = logging.getLogger(__name__)
@@ -50,7 +50,10 @@ class IssuerDecision:
     results: list[Evaluated]
 
 
-def evaluate(request, eligibility, *, now=None) -> IssuerDecision:
+def evaluate(request, eligibility, *, history: History, now=None) -> IssuerDecision:
+    """Run the enabled rules on one push. `request` is the flow's row (its ids and
+    creation time are read), `eligibility` the issuer's answer, `history` the flow's
+    answers about earlier pushes (decisioning.rules.History)."""
     facts = Facts(
         request_id=request.pk,
         customer_id=request.customer_id,
@@ -62,6 +65,7 @@ def evaluate(request, eligibility, *, now=None) -> IssuerDecision:
         kyc_tier=_tier(eligibility.kyc_tier),
         msisdn=eligibility.customer_msisdn,
         now=now or timezone.now(),
+        history=history,
     )
     results = []
     for rule in DecisionRule.objects.filter(enabled=True).order_by("key"):

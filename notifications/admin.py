@@ -16,7 +16,7 @@ from django.utils.html import format_html
 from core.errors import ApplicationError
 from core.admin_site import ReadOnlyAdmin, ServiceModelAdmin
 
-from . import services
+from . import profiles, services
 from .models import CustomerProfile, CustomerProfileChange, Device, Notification, Status
 
 # Who may change a customer's profile sees their number (to correct it); anyone else only
@@ -146,7 +146,7 @@ class CustomerProfileAdmin(ServiceModelAdmin):
 
     def save_model(self, request, obj, form, change):
         # Through the service, which records each changed field with before and after.
-        services.edit_customer_profile(obj, actor=request.user)
+        profiles.edit_customer_profile(obj, actor=request.user)
 
 
 @admin.register(CustomerProfileChange)

@@ -6,4 +6,6 @@ class NotificationsConfig(AppConfig):
     verbose_name = "Notifications"
 
     def ready(self):
-        from . import metrics, receivers  # noqa: F401  (outbox gauges; post_transition)
+        # Which state changes notify whom is for the apps above to say: they connect
+        # their own receivers and call services.queue_event_notification.
+        from . import metrics  # noqa: F401  (outbox gauges)

@@ -1,7 +1,8 @@
 """The notification outbox, the devices that receive pushes, and each customer's preferences.
 
 A Notification row is written in the same transaction as the state change it reports
-(receivers.py), de-duplicated by (object, event), and sent after commit by services.py.
+(by a receiver of the app that owns that state: provisioning/receivers.py), de-duplicated
+by (object, event), and sent after commit by services.py.
 Its status only moves through the transitions below; they change fields, never call out.
 """
 

@@ -1,5 +1,5 @@
 """Notification use cases: queue a message inside the caller's transaction, send it once,
-drain what got stranded, and the customer's devices and preferences.
+drain what got stranded. (The customer's devices and preferences: profiles.py.)
 
 Sending is claim → send → record, each step its own short transaction and the gateway
 call outside any:
@@ -22,9 +22,8 @@ from __future__ import annotations
 
 import logging
 import math
-import random
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -33,23 +32,16 @@ from django.utils import timezone
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 from prometheus_client import Counter
 
+from core.backoff import full_jitter
+from core.crypto import vault
 from core.errors import StateConflict
 from core.outside.http import PermanentError, TransientError
-from core.crypto import vault
 
 from . import lock_objects, templates
 from .channels import PushGatewayClient, Sent, SmsGatewayClient
+from .models import Channel, Device, Notification, Status, TemplateKey
+from .profiles import profile_for
 from .signals import one_time_code_undeliverable
-from .models import (
-    Channel,
-    CustomerProfile,
-    CustomerProfileChange,
-    Device,
-    Notification,
-    ProfileChangeSource,
-    Status,
-    TemplateKey,
-)
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +62,7 @@ def queue_event_notification(*, customer_id: str, object_id, event: str, templat
     Once per (object_id, event): a second call (the signal fired twice) returns the row
     the first one added and enqueues nothing.
     """
-    profile = _profile(customer_id)
+    profile = profile_for(customer_id)
     return _add(Notification(
         customer_id=customer_id,
         object_id=object_id,
@@ -86,7 +78,7 @@ def queue_event_notification(*, customer_id: str, object_id, event: str, templat
 def sms_number_for(customer_id: str, msisdn: str = "") -> str:
     """Where an SMS for this customer goes: the number known with the event, else the
     profile's; empty when there is none (a one-time code cannot reach them)."""
-    return msisdn or _profile(customer_id).msisdn
+    return msisdn or profile_for(customer_id).msisdn
 
 
 def queue_one_time_code(*, request, code: str, sequence: int) -> Notification:
@@ -98,7 +90,7 @@ def queue_one_time_code(*, request, code: str, sequence: int) -> Notification:
     at the screen must learn within about a minute that no code is coming, and a
     failed code is announced (signals.one_time_code_undeliverable).
     """
-    profile = _profile(request.customer_id)
+    profile = profile_for(request.customer_id)
     expires_minutes = math.ceil(getattr(settings, "OTP_TTL_SECONDS", 600) / 60)
     return _add(
         Notification(
@@ -114,12 +106,6 @@ def queue_one_time_code(*, request, code: str, sequence: int) -> Notification:
         ),
         secrets={"code": code},
     )
-
-
-def _profile(customer_id: str) -> CustomerProfile:
-    """The stored profile, or the defaults (English, push) for a customer who set none."""
-    return (CustomerProfile.objects.filter(customer_id=customer_id).first()
-            or CustomerProfile(customer_id=customer_id))
 
 
 def _add(notification: Notification, secrets: dict[str, Any] | None = None) -> Notification:
@@ -220,7 +206,7 @@ def _send(notification: Notification) -> Sent:
                 # A dead token stays dead: later notifications go straight to SMS.
                 Device.objects.filter(pk=device.pk, push_token=device.push_token).delete()
             raise
-    msisdn = notification.msisdn or _profile(notification.customer_id).msisdn
+    msisdn = notification.msisdn or profile_for(notification.customer_id).msisdn
     if not msisdn:
         raise _Undeliverable("no_contact")
     return SmsGatewayClient().send(to=msisdn, text=message.body,
@@ -319,10 +305,9 @@ def _announce_if_undeliverable_code(row: Notification) -> None:
 
 
 def retry_delay(attempts: int) -> float:
-    """Exponential backoff with full jitter (AWS architecture blog's 'full jitter')."""
-    base = settings.NOTIFICATION_RETRY_BASE_SECONDS
-    ceiling = min(settings.NOTIFICATION_RETRY_MAX_SECONDS, base * (2 ** max(attempts - 1, 0)))
-    return random.uniform(min(base / 2, ceiling), ceiling)
+    """The delay before a notification's next try (NOTIFICATION_RETRY_*)."""
+    return full_jitter(attempts, base=settings.NOTIFICATION_RETRY_BASE_SECONDS,
+                       cap=settings.NOTIFICATION_RETRY_MAX_SECONDS)
 
 
 # --- beat: the outbox drain ---------------------------------------------------------------
@@ -386,84 +371,12 @@ def resend_notification(notification_id, *, actor) -> Notification:
     return row
 
 
-# --- devices and preferences (the wallet app's API) ---------------------------------------
+def occurrence(template_key: str, instance) -> str:
+    """The de-duplication event of a state change: which event, and which time it
+    happened to this object (a model with `state_changed_at`).
 
-def register_device(*, customer_id: str, device_id: str, push_token: str,
-                    platform: str) -> tuple[Device, bool]:
-    """Add or update a device's push token; True when the device is new."""
-    with transaction.atomic():
-        # A push token belongs to one app install. Registered under another customer
-        # (another account signed in on that phone), it must stop reaching the first.
-        Device.objects.filter(push_token=push_token).exclude(
-            customer_id=customer_id, device_id=device_id).delete()
-        return Device.objects.update_or_create(
-            customer_id=customer_id, device_id=device_id,
-            defaults={"push_token": push_token, "platform": platform},
-        )
-
-
-# The profile fields whose every change is recorded (CustomerProfileChange).
-PROFILE_FIELDS = [field.value for field in CustomerProfileChange.Field]
-
-
-def get_preferences(customer_id: str) -> CustomerProfile:
-    return _profile(customer_id)
-
-
-def update_preferences(customer_id: str, *, locale: str | None = None,
-                       preferred_channel: str | None = None) -> CustomerProfile:
-    changes = {name: value for name, value in
-               (("locale", locale), ("preferred_channel", preferred_channel)) if value}
-    with transaction.atomic():
-        profile, created = CustomerProfile.objects.select_for_update().get_or_create(
-            customer_id=customer_id, defaults=changes)
-        # Before: what the customer had, the defaults if they had no profile yet.
-        before = _profile_values(CustomerProfile(customer_id=customer_id) if created
-                                 else profile)
-        if not created and changes:
-            for name, value in changes.items():
-                setattr(profile, name, value)
-            profile.save(update_fields=[*changes, "updated_at"])
-        _record_profile_changes(customer_id, before, _profile_values(profile),
-                                changed_by=customer_id, source=ProfileChangeSource.APP)
-    return profile
-
-
-def edit_customer_profile(profile: CustomerProfile, *, actor) -> CustomerProfile:
-    """Save a profile edited (or added) in admin; each changed field, the SMS number above
-    all (one-time codes go there), is recorded with its value before and after and who
-    changed it. `profile` carries the edited values, unsaved."""
-    changed_by = actor.get_username()
-    with transaction.atomic():
-        current = (CustomerProfile.objects.select_for_update().filter(pk=profile.pk).first()
-                   if profile.pk else None)
-        if current is None:
-            profile.save()
-            defaults = CustomerProfile(customer_id=profile.customer_id)
-            _record_profile_changes(profile.customer_id, _profile_values(defaults),
-                                    _profile_values(profile), changed_by=changed_by,
-                                    source=ProfileChangeSource.ADMIN)
-            return profile
-        before, edited = _profile_values(current), _profile_values(profile)
-        changed = [name for name in PROFILE_FIELDS if edited[name] != before[name]]
-        if changed:
-            for name in changed:
-                setattr(current, name, edited[name])
-            current.save(update_fields=[*changed, "updated_at"])
-            _record_profile_changes(current.customer_id, before, edited, changed_by=changed_by,
-                                    source=ProfileChangeSource.ADMIN)
-    return current
-
-
-def _profile_values(profile: CustomerProfile) -> dict[str, str]:
-    return {name: str(getattr(profile, name) or "") for name in PROFILE_FIELDS}
-
-
-def _record_profile_changes(customer_id: str, before: dict[str, str], after: dict[str, str], *,
-                            changed_by: str, source: str) -> None:
-    CustomerProfileChange.objects.bulk_create([
-        CustomerProfileChange(customer_id=customer_id, field=name, before=before[name],
-                              after=after[name], changed_by=changed_by, source=source)
-        for name in PROFILE_FIELDS if before[name] != after[name]
-    ])
-
+    Every transition stamps `state_changed_at`, so the same signal fired twice gives the
+    same key (one message), while a second real occurrence (failed again after an
+    operations retry; suspended again after a resume) gives a new one.
+    """
+    return f"{template_key}:{instance.state_changed_at.astimezone(UTC):%Y%m%dT%H%M%S.%fZ}"

@@ -34,7 +34,7 @@ from core.admin_site import (
 )
 from core.models import TransitionLog, Trigger
 
-from .models import MOVING_STATES, TERMINAL_STATES, ProvisioningRequest, State
+from .models import ENDED_STATES, MOVING_STATES, ProvisioningRequest, State
 
 logger = logging.getLogger(__name__)
 
@@ -283,7 +283,7 @@ def overview_numbers(now=None) -> dict:
                  .values_list("state").annotate(n=Count("pk")))
     # Outcomes: requests that reached an end (or failed) within the window, by state and
     # failure code; (state, state_changed_at) is indexed.
-    ended = [*TERMINAL_STATES, State.FAILED]
+    ended = sorted(ENDED_STATES)
     outcomes = (requests.filter(state__in=ended, state_changed_at__gte=now - window)
                 .values_list("state", "failure_code").annotate(n=Count("pk"))
                 .order_by("state", "-n"))

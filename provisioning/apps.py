@@ -21,9 +21,13 @@ class ProvisioningConfig(AppConfig):
 
     def ready(self):
         from core import diagram
+        from tokens import webhooks
 
-        from . import metrics, receivers  # noqa: F401  (failure counter, gauges; step-ups)
+        from . import metrics, receivers  # noqa: F401  (failure counter, gauges; signals)
         from .models import ProvisioningRequest
+
+        # The token service's decisions, arriving by webhook at tokens, move requests.
+        webhooks.register_decision_handler(receivers.apply_webhook_decision)
 
         diagram.register("provisioning_request.svg", ProvisioningRequest,
                          title="ProvisioningRequest.state", colours=STATE_COLOURS)

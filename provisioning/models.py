@@ -32,9 +32,13 @@ class State(models.TextChoices):
     CANCELLED = "cancelled"
 
 
+# No transition leaves a terminal state.
 TERMINAL_STATES = frozenset(
     {State.INELIGIBLE, State.PROVISIONED, State.DECLINED, State.EXPIRED, State.CANCELLED}
 )
+# Where a request stops moving on its own: the terminal states and `failed`, which only
+# operations move on (retry_failed_request). Waiting for an outcome means waiting for these.
+ENDED_STATES = TERMINAL_STATES | {State.FAILED}
 # States beat watches: a request should not sit in one of these for long.
 MOVING_STATES = (State.RECEIVED, State.ELIGIBLE, State.TOKEN_REQUESTED)
 

@@ -1,6 +1,9 @@
 """Provisioning use cases: the one place that opens transactions, locks rows and moves
 the request's state machine.
 
+Beat's sweeps are in sweeps.py, the token's activation after a step-up in
+activation.py, the one-time code itself in step_up.py.
+
 Outside calls are made with no row lock held and no transaction open; their answer is
 applied afterwards in a short transaction that re-checks the state. Every service is
 idempotent: a re-delivered or duplicated task finds the state already moved and logs
@@ -10,30 +13,35 @@ a no-op, and every effectful outside call carries the request id as idempotency 
 from __future__ import annotations
 
 import logging
-import random
-from datetime import timedelta
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
-from core.observability import correlation
-from core.errors import NotFound, StateConflict
-from core.outside.http import PermanentError, TransientError
-
-from decisioning import services as decisioning
-
-from . import lock_objects
-from .issuer import IssuerClient
+from core.backoff import outside_retry_delay
+from core.crypto import vault
+from core.errors import StateConflict
+from core.lookups import owned_or_404
 from core.models import Trigger
+from core.observability import correlation
+from core.outside.http import PermanentError, TransientError
+from decisioning import services as decisioning
+from decisioning.models import most_restrictive
+from tokens import services as token_services
+from tokens import token_service
+
+from . import lock_objects, step_up, tasks
+from .issuer import IssuerClient
 from .models import MOVING_STATES, ProvisioningRequest, State
+from .selectors import PushHistory
 
 logger = logging.getLogger(__name__)
+
+NO_SUCH_REQUEST = "No such provisioning request."
 
 
 # --- create -------------------------------------------------------------------------
@@ -52,8 +60,6 @@ class NewRequest:
 
 def create_provisioning_request(new: NewRequest) -> ProvisioningRequest:
     """Accept a push: the row in `received`, eligibility enqueued once it commits."""
-    from .tasks import check_eligibility_task
-
     with transaction.atomic():
         _refuse_double_token(new)
         request = ProvisioningRequest.objects.create(
@@ -68,7 +74,7 @@ def create_provisioning_request(new: NewRequest) -> ProvisioningRequest:
             due_at=timezone.now() + settings.STUCK_AFTER[State.RECEIVED],
             correlation_id=correlation.get(),
         )
-        check_eligibility_task.delay_on_commit(str(request.id))
+        tasks.check_eligibility_task.delay_on_commit(str(request.id))
     logger.info("provisioning request received",
                 extra={"request_id": str(request.id), "wallet": new.wallet})
     return request
@@ -91,15 +97,11 @@ def _refuse_double_token(new: NewRequest) -> None:
     the same card, so both cannot pass this check; the partial unique constraint on
     Token backs it up for whatever slips past (a re-driven old request).
     """
-    from django.db import connection
-
-    from tokens.services import live_token_for
-
     if connection.vendor == "postgresql":
         key = f"push:{new.customer_id}:{new.card_id}:{new.wallet}:{new.device_id}"
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
-    if live_token_for(new.customer_id, new.card_id, new.wallet, new.device_id):
+    if token_services.live_token_for(new.customer_id, new.card_id, new.wallet, new.device_id):
         raise AlreadyProvisioned(details={"card_id": new.card_id, "wallet": new.wallet})
     in_progress = ProvisioningRequest.objects.filter(
         customer_id=new.customer_id, card_id=new.card_id, wallet=new.wallet,
@@ -114,12 +116,8 @@ def _refuse_double_token(new: NewRequest) -> None:
 
 def get_customer_request(customer_id: str, request_id) -> ProvisioningRequest:
     """The customer's own request; anyone else's is indistinguishable from a missing one."""
-    try:
-        return ProvisioningRequest.objects.select_related("token").get(
-            pk=request_id, customer_id=customer_id
-        )
-    except (ProvisioningRequest.DoesNotExist, ValueError, DjangoValidationError):
-        raise NotFound("No such provisioning request.") from None
+    return owned_or_404(ProvisioningRequest.objects.select_related("token"), request_id,
+                        customer_id=customer_id, message=NO_SUCH_REQUEST)
 
 
 # --- worker steps ---------------------------------------------------------------------
@@ -153,9 +151,8 @@ def check_eligibility(request_id) -> None:
     )
     # The issuer's own rules (SIM swap, velocity, device...) run only for a card the
     # issuer host allows at all; they may call the telco, so outside any transaction.
-    issuer = decisioning.evaluate(request, result) if result.eligible else None
-
-    from .tasks import request_token_task
+    issuer = (decisioning.evaluate(request, result, history=PushHistory(request))
+              if result.eligible else None)
 
     with transaction.atomic():
         request = lock_objects.provisioning_request_for_update(request_id)
@@ -168,7 +165,7 @@ def check_eligibility(request_id) -> None:
                 issuer_decision=issuer.outcome, decision_reasons=issuer.reason_codes,
             )
             request.save()
-            request_token_task.delay_on_commit(str(request.id))
+            tasks.request_token_task.delay_on_commit(str(request.id))
         elif issuer is not None:
             request.mark_ineligible(
                 by=Trigger.WORKER, reason=issuer.reason_codes[0] if issuer.reason_codes
@@ -192,9 +189,6 @@ def request_token(request_id) -> None:
     Runs from `eligible`, and again from `token_requested` when re-driven: the provision
     call's idempotency key (the request id) makes the repeat a replay, not a new token.
     """
-    from core.crypto import vault
-    from tokens.token_service import ProvisionCall, TokenServiceClient
-
     request = ProvisioningRequest.objects.get(pk=request_id)
     if request.state not in (State.ELIGIBLE, State.TOKEN_REQUESTED):
         return _noop(request_id, "request_token", request.state)
@@ -203,7 +197,8 @@ def request_token(request_id) -> None:
 
     card = IssuerClient().card_data(card_id=request.card_id, customer_id=request.customer_id)
     fingerprint = vault.pan_fingerprint(card.pan)
-    if request.state == State.ELIGIBLE and _live_token_for_same_pan(request, fingerprint):
+    if request.state == State.ELIGIBLE and token_services.live_token_for_fingerprint(
+            fingerprint, request.wallet, request.device_id):
         # The same card under another card id (a reissued id, a second account view):
         # the keyed fingerprint finds it without the PAN ever being stored.
         fail_request(request_id, "already_provisioned",
@@ -221,7 +216,7 @@ def request_token(request_id) -> None:
             elif locked.state != State.TOKEN_REQUESTED:
                 return _noop(request_id, "request_token", locked.state)
 
-    call = ProvisionCall(
+    call = token_service.ProvisionCall(
         request_id=str(request.id),
         wallet=request.wallet,
         device={"id": request.device_id, "type": request.device_type, "os": request.device_os},
@@ -231,17 +226,8 @@ def request_token(request_id) -> None:
         issuer_decision=request.issuer_decision or "green",
     )
     del card  # the PAN leaves memory with the call object
-    decision = TokenServiceClient().provision(call)
+    decision = token_service.TokenServiceClient().provision(call)
     apply_decision(request_id, decision, by=Trigger.WORKER)
-
-
-def _live_token_for_same_pan(request: ProvisioningRequest, fingerprint: str) -> bool:
-    from tokens.models import Token, TokenState
-
-    return Token.objects.filter(
-        pan_fingerprint=fingerprint, wallet=request.wallet, device_id=request.device_id,
-        state__in=[TokenState.ACTIVE, TokenState.SUSPENDED],
-    ).exists()
 
 
 def apply_decision(request_id, decision, *, by: str) -> bool:
@@ -250,13 +236,9 @@ def apply_decision(request_id, decision, *, by: str) -> bool:
     Returns True when it moved the request; a decision for a request that has already
     left `token_requested` is a no-op (the webhook and the poll may both bring it).
     """
-    from tokens import services as token_services
-
     if decision.decision == "pending":
         logger.info("token service decision pending", extra={"request_id": str(request_id)})
         return False
-    from decisioning.models import most_restrictive
-
     with transaction.atomic():
         request = lock_objects.provisioning_request_for_update(request_id)
         if request.state != State.TOKEN_REQUESTED:
@@ -282,8 +264,6 @@ def apply_decision(request_id, decision, *, by: str) -> bool:
                                     if decision.decision == "yellow" else "issuer_yellow")
             _store_wallet_payload(request, decision.wallet_payload)
             request.save()
-            from . import step_up
-
             # Code issued and its SMS queued in this transaction; or, with no number to
             # send it to, the step-up ends here (declined, its token deleted).
             step_up.start(request, by=by)
@@ -304,19 +284,15 @@ def _store_wallet_payload(request: ProvisioningRequest, payload: dict | None) ->
 
 def poll_decision(request_id) -> None:
     """Ask the token service where a `token_requested` request stands (beat's re-drive)."""
-    from tokens.token_service import TokenServiceClient
-
-    from .tasks import request_token_task
-
     request = ProvisioningRequest.objects.get(pk=request_id)
     if request.state != State.TOKEN_REQUESTED:
         return _noop(request_id, "poll_decision", request.state)
-    decision = TokenServiceClient().provision_status(str(request.id))
+    decision = token_service.TokenServiceClient().provision_status(str(request.id))
     if decision is None:
         # The provision call never arrived (lost before or during the call): send it again.
         logger.warning("token service never saw the request; re-sending",
                        extra={"request_id": str(request_id)})
-        request_token_task.delay(str(request_id))
+        tasks.request_token_task.delay(str(request_id))
         return
     apply_decision(request_id, decision, by=Trigger.BEAT)
 
@@ -348,14 +324,7 @@ def handle_transient_failure(request_id, error: TransientError) -> float | None:
         fail_request(request_id, error.code,
                      f"{error.system or 'outside system'} kept failing: {error.message}")
         return None
-    return retry_delay(attempts)
-
-
-def retry_delay(attempts: int) -> float:
-    """Exponential backoff with full jitter (AWS architecture blog's 'full jitter')."""
-    ceiling = min(settings.OUTSIDE_RETRY_MAX_SECONDS,
-                  settings.OUTSIDE_RETRY_BASE_SECONDS * (2 ** max(attempts - 1, 0)))
-    return random.uniform(settings.OUTSIDE_RETRY_BASE_SECONDS / 2, ceiling)
+    return outside_retry_delay(attempts)
 
 
 def handle_permanent_failure(request_id, error: PermanentError) -> None:
@@ -369,15 +338,9 @@ def cancel_request(customer_id: str, request_id, *, by: str = Trigger.API,
     """Withdraw a request (the customer, or operations in admin). During a step-up the
     inactive token is deleted at the token service; once the code has been accepted the
     token is being activated and the request can no longer be withdrawn."""
-    from . import step_up
-
     with transaction.atomic():
-        try:
-            request = ProvisioningRequest.objects.select_for_update().get(
-                pk=request_id, **({"customer_id": customer_id} if customer_id else {})
-            )
-        except (ProvisioningRequest.DoesNotExist, ValueError, DjangoValidationError):
-            raise NotFound("No such provisioning request.") from None
+        request = owned_or_404(ProvisioningRequest.objects.select_for_update(), request_id,
+                               customer_id=customer_id, message=NO_SUCH_REQUEST)
         if step_up.activation_in_progress(request):
             raise StateConflict(
                 "The one-time code was accepted and the card is being activated; "
@@ -404,8 +367,6 @@ def cancel_request(customer_id: str, request_id, *, by: str = Trigger.API,
 
 def retry_failed_request(request_id, *, actor, by: str = Trigger.ADMIN) -> ProvisioningRequest:
     """Operations put a failed request back to `received`; it runs again from the start."""
-    from .tasks import check_eligibility_task
-
     with transaction.atomic():
         request = lock_objects.provisioning_request_for_update(request_id)
         try:
@@ -414,129 +375,5 @@ def retry_failed_request(request_id, *, actor, by: str = Trigger.ADMIN) -> Provi
             raise StateConflict(f"A request in state '{request.state}' cannot be retried.",
                                 code="retry_not_allowed") from None
         request.save()
-        check_eligibility_task.delay_on_commit(str(request.id))
+        tasks.check_eligibility_task.delay_on_commit(str(request.id))
     return request
-
-
-# --- beat: stuck requests ---------------------------------------------------------------
-
-def _enqueue_on_commit(task, request: ProvisioningRequest) -> None:
-    """Enqueue after commit under the request's own correlation id, so a re-driven step
-    logs (and sends outside) the id of the API call that started it, not the sweep's."""
-    headers = {correlation.TASK_HEADER: request.correlation_id} if request.correlation_id else {}
-    request_id = str(request.pk)
-    transaction.on_commit(lambda: task.apply_async((request_id,), headers=headers))
-
-
-def redrive_due_requests(limit: int | None = None) -> dict[str, int]:
-    """Move on every request that should be moving and is not (lost message, dead worker).
-
-    Claims due rows with SKIP LOCKED and pushes their due time forward in the same
-    transaction, so two sweeps at once never claim the same row; the follow-up tasks
-    are enqueued after commit.
-    """
-    from .tasks import check_eligibility_task, poll_decision_task, request_token_task
-
-    limit = limit or settings.RECONCILE_BATCH_SIZE
-    now = timezone.now()
-    counts = {"redriven": 0, "failed": 0}
-    with transaction.atomic():
-        for request in lock_objects.due_requests_for_update(MOVING_STATES, now, limit):
-            if request.redrives >= settings.MAX_REDRIVES:
-                request.fail(by=Trigger.BEAT, reason="redrive_limit_reached",
-                             message="The request did not move after repeated re-drives.")
-                request.save()
-                counts["failed"] += 1
-                continue
-            ProvisioningRequest.objects.filter(pk=request.pk).update(
-                redrives=F("redrives") + 1, due_at=now + settings.STUCK_AFTER[request.state],
-            )
-            task = {
-                State.RECEIVED: check_eligibility_task,
-                State.ELIGIBLE: request_token_task,
-                State.TOKEN_REQUESTED: poll_decision_task,
-            }[request.state]
-            _enqueue_on_commit(task, request)
-            counts["redriven"] += 1
-    if counts["redriven"] or counts["failed"]:
-        logger.info("re-drove stuck requests", extra=counts)
-    return counts
-
-
-# --- step-up follow-ups ------------------------------------------------------------------
-
-def retry_delay_for_step_up(request_id) -> float | None:
-    """Backoff for a failed activation attempt; None once the row's attempts are spent."""
-    attempts = ProvisioningRequest.objects.filter(pk=request_id).values_list(
-        "attempts", flat=True).first()
-    if attempts is None or attempts >= settings.OUTSIDE_MAX_ATTEMPTS:
-        return None
-    return retry_delay(attempts)
-
-
-def decline_step_up(request_id, code: str, *, by: str = Trigger.WORKER) -> bool:
-    """A verified step-up whose token could not be activated ends declined, not stuck."""
-    with transaction.atomic():
-        request = lock_objects.provisioning_request_for_update(request_id)
-        try:
-            request.decline(by=by, reason=code,
-                            message="The token could not be activated after the one-time code.")
-        except TransitionNotAllowed:
-            return False
-        request.save()
-    return True
-
-
-def sweep_step_ups(limit: int | None = None) -> dict[str, int]:
-    """Beat: expire overdue codes; re-drive (or give up on) verified step-ups whose
-    activation has not finished. Safe to run twice at once (SKIP LOCKED)."""
-    from tokens.tasks import activate_step_up_token_task
-
-    from . import step_up
-
-    limit = limit or settings.RECONCILE_BATCH_SIZE
-    now = timezone.now()
-    counts = {"expired": 0, "reactivated": 0, "declined": 0}
-    with transaction.atomic():
-        for request in lock_objects.due_requests_for_update([State.STEP_UP_REQUIRED], now, limit):
-            if request.otp_expires_at is not None:
-                if request.otp_expires_at <= now:
-                    step_up.expire_step_up(request.pk, by=Trigger.BEAT)
-                    counts["expired"] += 1
-                else:  # a resend moved the deadline
-                    ProvisioningRequest.objects.filter(pk=request.pk).update(
-                        due_at=request.otp_expires_at)
-                continue
-            if request.redrives >= settings.MAX_REDRIVES:
-                request.decline(by=Trigger.BEAT, reason="token_activation_failed",
-                                message="The token could not be activated.")
-                request.save()
-                counts["declined"] += 1
-                continue
-            ProvisioningRequest.objects.filter(pk=request.pk).update(
-                redrives=F("redrives") + 1, attempts=0,
-                due_at=now + timedelta(seconds=settings.STEP_UP_ACTIVATION_STUCK_SECONDS))
-            activate_step_up_token_task.delay_on_commit(str(request.pk))
-            counts["reactivated"] += 1
-    if any(counts.values()):
-        logger.info("step-up sweep", extra=counts)
-    return counts
-
-
-# --- wallet payloads ------------------------------------------------------------------------
-
-def erase_expired_wallet_payloads(limit: int | None = None) -> int:
-    """Beat: erase wallet payloads past their time; the API then says `expired`."""
-    limit = limit or settings.RECONCILE_BATCH_SIZE
-    now = timezone.now()
-    ids = list(
-        ProvisioningRequest.objects.filter(wallet_payload__isnull=False,
-                                           wallet_payload_expires_at__lte=now)
-        .order_by("wallet_payload_expires_at")
-        .values_list("pk", flat=True)[:limit]
-    )
-    erased = ProvisioningRequest.objects.filter(pk__in=ids, wallet_payload__isnull=False).update(
-        wallet_payload=None, wallet_payload_erased_reason="expired")
-    if erased:
-        logger.info("wallet payloads erased", extra={"count": erased})
-    return erased

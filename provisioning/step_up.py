@@ -25,9 +25,12 @@ from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
 from core.errors import ApplicationError, StateConflict
-
-from . import lock_objects
+from core.lookups import owned_or_404
 from core.models import Trigger
+from notifications.services import queue_one_time_code, sms_number_for
+from tokens.services import request_token_change
+
+from . import lock_objects, tasks
 from .models import ProvisioningRequest, State
 
 logger = logging.getLogger(__name__)
@@ -64,8 +67,6 @@ def _new_code() -> str:
 
 def _issue_code(request: ProvisioningRequest, sequence: int) -> None:
     """Set a fresh code on the (locked) row and queue its SMS in the same transaction."""
-    from notifications.services import queue_one_time_code
-
     now = timezone.now()
     code = _new_code()
     request.otp_hash = hash_code(request.pk, code)
@@ -83,8 +84,6 @@ def start(request: ProvisioningRequest, *, by: str = Trigger.WORKER) -> None:
     A customer with no number on file would wait ten minutes for a code never sent: the
     step-up ends at once instead (`step_up_no_number`).
     """
-    from notifications.services import sms_number_for
-
     request.otp_attempts_left = settings.OTP_MAX_ATTEMPTS
     if not sms_number_for(request.customer_id, request.customer_msisdn):
         _end_unreachable(request, "step_up_no_number", by=by)
@@ -126,17 +125,8 @@ def _end_unreachable(request: ProvisioningRequest, code: str, *, by: str) -> Non
 
 
 def _customer_request_for_update(customer_id: str | None, request_id) -> ProvisioningRequest:
-    from django.core.exceptions import ValidationError
-
-    from core.errors import NotFound
-
-    filters = {"pk": request_id}
-    if customer_id is not None:
-        filters["customer_id"] = customer_id
-    try:
-        return ProvisioningRequest.objects.select_for_update().get(**filters)
-    except (ProvisioningRequest.DoesNotExist, ValueError, ValidationError):
-        raise NotFound("No such provisioning request.") from None
+    return owned_or_404(ProvisioningRequest.objects.select_for_update(), request_id,
+                        customer_id=customer_id, message="No such provisioning request.")
 
 
 def _not_in_step_up(request: ProvisioningRequest) -> StateConflict:
@@ -147,8 +137,6 @@ def _not_in_step_up(request: ProvisioningRequest) -> StateConflict:
 def verify(customer_id: str, request_id, code: str) -> VerifyOutcome:
     """Check a code. Right: activation is enqueued. Wrong: one attempt fewer, the last
     wrong code declines. Late: the request expires. The row change commits either way."""
-    from tokens.tasks import activate_step_up_token_task
-
     with transaction.atomic():
         request = _customer_request_for_update(customer_id, request_id)
         if request.state != State.STEP_UP_REQUIRED:
@@ -168,7 +156,7 @@ def verify(customer_id: str, request_id, code: str) -> VerifyOutcome:
             request.otp_expires_at = None
             request.due_at = now + timedelta(seconds=settings.STEP_UP_ACTIVATION_STUCK_SECONDS)
             request.save()
-            activate_step_up_token_task.delay_on_commit(str(request.pk))
+            tasks.activate_step_up_token_task.delay_on_commit(str(request.pk))
             return VerifyOutcome(request, True, attempts_left=request.otp_attempts_left)
         request.otp_attempts_left = max(request.otp_attempts_left - 1, 0)
         if request.otp_attempts_left == 0:
@@ -228,8 +216,6 @@ def expire_step_up(request_id, *, by: str = Trigger.BEAT, actor=None,
 
 def delete_unused_token_on_commit(request: ProvisioningRequest) -> None:
     """The inactive token made for a step-up that failed is deleted at the token service."""
-    from tokens.services import request_token_change
-
     token = getattr(request, "token", None)
     if token is not None and token.state != "deleted":
         request_token_change(token.pk, "delete", by=Trigger.WORKER,

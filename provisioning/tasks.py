@@ -13,7 +13,7 @@ from celery import shared_task
 
 from core.outside.http import PermanentError, TransientError
 
-from . import services, step_up
+from . import activation, services, step_up, sweeps
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +51,19 @@ def poll_decision_task(self, request_id: str) -> None:
     _run_outside_step(self, services.poll_decision, request_id)
 
 
+@shared_task(bind=True, **_TASK_OPTIONS)
+def activate_step_up_token_task(self, request_id: str) -> None:
+    try:
+        activation.activate_after_step_up(request_id)
+    except TransientError as exc:
+        delay = activation.retry_delay_for_step_up(request_id)
+        if delay is None:
+            return  # attempts spent: beat's step-up sweep declines it
+        raise self.retry(countdown=delay, exc=exc)
+    except PermanentError as exc:
+        activation.decline_step_up(request_id, exc.code)
+
+
 @shared_task(acks_late=True, ignore_result=True)
 def end_unreachable_step_up_task(request_id: str, sequence: int) -> bool:
     return step_up.end_unreachable_step_up(request_id, "step_up_unreachable", sequence=sequence)
@@ -58,14 +71,14 @@ def end_unreachable_step_up_task(request_id: str, sequence: int) -> bool:
 
 @shared_task(acks_late=True, ignore_result=True)
 def redrive_due_requests_task() -> dict:
-    return services.redrive_due_requests()
+    return sweeps.redrive_due_requests()
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def sweep_step_ups_task() -> dict:
-    return services.sweep_step_ups()
+    return sweeps.sweep_step_ups()
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def erase_expired_wallet_payloads_task() -> int:
-    return services.erase_expired_wallet_payloads()
+    return sweeps.erase_expired_wallet_payloads()

@@ -47,7 +47,14 @@ from demo_run import (  # noqa: E402  (scripts/ is on sys.path: this file runs a
     short,
 )
 
-from devstack import SandboxError, Stack, Unreachable, luhn_pan  # noqa: E402
+from devstack import (  # noqa: E402
+    DeadlinePassed,
+    SandboxError,
+    Stack,
+    Unreachable,
+    luhn_pan,
+    wait_until,
+)
 from devstack.http import probe  # noqa: E402
 from devstack.layout import Layout  # noqa: E402
 
@@ -104,19 +111,20 @@ class Scenario:
 def verify_with_sms_code(demo: "Demo", tracked: "Tracked") -> None:
     """Read the one-time code from the customer's SMS inbox, as the phone would, and enter it."""
     customer = demo.customers[tracked.scenario.customer]
-    deadline = time.monotonic() + 20
-    code = None
-    while code is None and time.monotonic() < deadline:
+
+    def code_in_inbox() -> str | None:
         inbox = demo.sandbox_get("/sandbox/messages?to=" + urllib.parse.quote(customer.msisdn))
         for message in reversed(inbox.get("messages", [])):
             found = next((word.strip(".,") for word in message["body"].split()
                           if word.strip(".,").isdigit() and len(word.strip(".,")) == 6), None)
             if found:
-                code = found
-                break
-        if code is None:
-            time.sleep(0.2)
-    if code is None:
+                return found
+        return None
+
+    try:
+        code = wait_until(code_in_inbox, timeout=20, interval=0.2,
+                          message="the one-time code by SMS")
+    except DeadlinePassed:
         tracked.error = "no one-time code arrived by SMS"
         return
     demo.say(f"{tracked.scenario.name:<14} SMS to {customer.msisdn}: code {code}; entering it")
@@ -136,12 +144,18 @@ def token_lifecycle(demo: "Demo", tracked: "Tracked") -> None:
         if answer.status != 202:
             tracked.error = f"{operation} answered {answer.status}: {short(answer.body)}"
             return
-        deadline = time.monotonic() + 20
-        state = None
-        while state != expected and time.monotonic() < deadline:
-            time.sleep(0.2)
-            state = demo.api("GET", f"/api/v1/tokens/{token_id}", token=customer.token).body.get(
-                "state")
+        seen: dict[str, Any] = {}
+
+        def landed() -> bool:
+            seen["state"] = demo.api("GET", f"/api/v1/tokens/{token_id}",
+                                     token=customer.token).body.get("state")
+            return seen["state"] == expected
+
+        try:
+            wait_until(landed, timeout=20, interval=0.2, message=f"token {expected}")
+        except DeadlinePassed:
+            pass  # said below, with the state it stayed in
+        state = seen.get("state")
         demo.say(f"{tracked.scenario.name:<14} token {operation} {ARROW} {state}")
         if state != expected:
             tracked.error = f"token did not become {expected} after {operation}"
@@ -240,11 +254,17 @@ def print_inboxes(demo: Demo, tracked: list[Tracked], stats_before) -> list[str]
                     absent.append(f"{item.scenario.name}: no message about card {last4}")
         return absent
 
-    deadline = time.monotonic() + 30
-    problems = missing()
-    while problems and time.monotonic() < deadline:
-        time.sleep(0.5)
-        problems = missing()
+    found: dict[str, list[str]] = {}
+
+    def all_arrived() -> bool:
+        found["problems"] = missing()
+        return not found["problems"]
+
+    try:
+        wait_until(all_arrived, timeout=30, interval=0.5, message="every expected message")
+    except DeadlinePassed:
+        pass  # each missing message is reported below
+    problems = found["problems"]
     print("messages (sandbox inbox, as each phone shows them):")
     for customer in demo.customers.values():
         print(f"  {customer.msisdn} ({customer.locale}):")

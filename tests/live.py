@@ -20,7 +20,7 @@ from core.auth import mint_dev_token
 from devstack import Process, SandboxClient, luhn_pan, sandbox_base_urls, wait_until
 from devstack.processes import logs_line
 from devstack.stack import WORKER_READY, worker_command
-from provisioning.models import ProvisioningRequest
+from provisioning.models import ENDED_STATES, ProvisioningRequest
 
 # Re-exported: tests import both from here.
 __all__ = ["ARTIFACTS", "ROOT", "TERMINAL", "Stack", "Worker", "aim_at_sandbox", "luhn_pan",
@@ -28,7 +28,7 @@ __all__ = ["ARTIFACTS", "ROOT", "TERMINAL", "Stack", "Worker", "aim_at_sandbox",
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "var" / "test-logs"
-TERMINAL = {"ineligible", "provisioned", "declined", "failed", "expired", "cancelled"}
+TERMINAL = {str(state) for state in ENDED_STATES}  # where a request stops on its own
 
 
 def aim_at_sandbox(settings, sandbox_url: str) -> None:

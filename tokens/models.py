@@ -24,6 +24,10 @@ class TokenState(models.TextChoices):
     DELETED = "deleted"
 
 
+# A live token is in the wallet (suspended ones too: they can come back).
+LIVE_STATES = (TokenState.ACTIVE, TokenState.SUSPENDED)
+
+
 class SuspendedBy(models.TextChoices):
     """Who suspended a token, which decides who may lift the suspension: the app lifts
     only the customer's own; operations lift any in admin; the token service's own events

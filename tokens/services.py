@@ -1,4 +1,4 @@
-"""Token use cases: create the token for a decision, activate it after step-up, change
+"""Token use cases: create the token for a decision, activate it when the flow says so, change
 its lifecycle at the customer's (or operations') request, apply the token service's
 events, and reconcile with the token service.
 
@@ -18,12 +18,13 @@ from django.utils import timezone
 from django_fsm import TransitionNotAllowed, can_proceed
 from prometheus_client import Counter
 
-from core.errors import NotFound, StateConflict
+from core.errors import StateConflict
+from core.lookups import owned_or_404
 from core.outside.http import PermanentError
 from core.models import Trigger
-from provisioning.models import ProvisioningRequest, State
 
-from .models import SuspendedBy, Token, TokenState, outranks
+from . import token_service
+from .models import LIVE_STATES, SuspendedBy, Token, TokenState, outranks
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +37,11 @@ _REMOTE_TO_LOCAL = {"INACTIVE": TokenState.INACTIVE, "ACTIVE": TokenState.ACTIVE
                     "SUSPENDED": TokenState.SUSPENDED, "DELETED": TokenState.DELETED}
 
 
-def create_token(request: ProvisioningRequest, decision, *, active: bool, by: str) -> Token:
+def create_token(request, decision, *, active: bool, by: str) -> Token:
     """The token row for a green or yellow decision; call inside the request's transaction.
+
+    `request` is the flow's row the token is born from (a ProvisioningRequest): the token
+    copies what it needs from it and keeps the one-to-one link (ADR 0009).
 
     Created `inactive`; a green decision activates it at once, so the log shows the move.
     """
@@ -63,53 +67,52 @@ def create_token(request: ProvisioningRequest, decision, *, active: bool, by: st
 # --- selectors ------------------------------------------------------------------------
 
 def get_customer_token(customer_id: str, token_id) -> Token:
-    from django.core.exceptions import ValidationError
+    return owned_or_404(Token.objects.all(), token_id, customer_id=customer_id,
+                        message="No such token.")
 
-    try:
-        return Token.objects.get(pk=token_id, customer_id=customer_id)
-    except (Token.DoesNotExist, ValueError, ValidationError):
-        raise NotFound("No such token.") from None
+
+def live_token_for_fingerprint(fingerprint: str, wallet: str, device_id: str) -> bool:
+    """The same card (by keyed PAN fingerprint) already live in this wallet on this device."""
+    return Token.objects.filter(
+        pan_fingerprint=fingerprint, wallet=wallet, device_id=device_id,
+        state__in=LIVE_STATES,
+    ).exists()
+
+
+def live_token_count(customer_id: str, card_id: str) -> int:
+    """Live tokens the card already has, in any wallet (a decisioning fact)."""
+    return Token.objects.filter(customer_id=customer_id, card_id=card_id,
+                                state__in=LIVE_STATES).count()
 
 
 def live_token_for(customer_id: str, card_id: str, wallet: str, device_id: str) -> Token | None:
     return Token.objects.filter(
         customer_id=customer_id, card_id=card_id, wallet=wallet, device_id=device_id,
-        state__in=[TokenState.ACTIVE, TokenState.SUSPENDED],
+        state__in=LIVE_STATES,
     ).first()
 
 
-# --- step-up activation -------------------------------------------------------------------
+# --- activation (the flow that owns the request decides when) ---------------------------
 
-def activate_after_step_up(request_id) -> None:
-    """After a right one-time code: activate at the token service, then provision."""
-    from provisioning import lock_objects
-
-    from .token_service import TokenServiceClient
-
-    request = ProvisioningRequest.objects.select_related("token").get(pk=request_id)
-    if request.state != State.STEP_UP_REQUIRED or request.otp_expires_at is not None:
-        logger.info("no-op: nothing to activate", extra={"request_id": str(request_id),
-                                                          "state": request.state})
-        return
-    ProvisioningRequest.objects.filter(pk=request_id).update(attempts=F("attempts") + 1)
-    token = request.token
+def activate_at_token_service(token: Token, *, idempotency_key: str) -> None:
+    """Ask the token service to activate an inactive token; no row lock held, no
+    transaction open. A token already active there (an earlier attempt got through)
+    counts as done: the caller aligns our row afterwards."""
     try:
-        TokenServiceClient().change_token(token.token_ref, "activate",
-                                          idempotency_key=f"{request_id}:activate")
+        token_service.TokenServiceClient().change_token(token.token_ref, "activate",
+                                                        idempotency_key=idempotency_key)
     except PermanentError as exc:
         if exc.code != "invalid_state":
             raise
-        # Already active there (an earlier attempt got through): carry on and align.
-    with transaction.atomic():
-        request = lock_objects.provisioning_request_for_update(request_id)
-        if request.state != State.STEP_UP_REQUIRED:
-            return
-        token = Token.objects.select_for_update().get(pk=token.pk)
-        if token.state == TokenState.INACTIVE:
-            token.activate(by=Trigger.WORKER, reason="step_up_verified")
-            token.save()
-        request.mark_provisioned(by=Trigger.WORKER, reason="step_up_verified")
-        request.save()
+
+
+def activate_locked(token_id, *, by: str, reason: str) -> Token:
+    """Inside the caller's transaction: lock the token, activate it if still inactive."""
+    token = Token.objects.select_for_update().get(pk=token_id)
+    if token.state == TokenState.INACTIVE:
+        token.activate(by=by, reason=reason)
+        token.save()
+    return token
 
 
 # --- lifecycle requested by the customer or operations --------------------------------------
@@ -137,11 +140,8 @@ def request_token_change(token_id, operation: str, *, by: str, actor=None,
     if operation not in OPERATIONS:
         raise StateConflict(f"Unknown operation {operation!r}.", code="invalid_operation")
     with transaction.atomic():
-        filters = {"pk": token_id} | ({"customer_id": customer_id} if customer_id else {})
-        try:
-            token = Token.objects.select_for_update().get(**filters)
-        except (Token.DoesNotExist, ValueError):
-            raise NotFound("No such token.") from None
+        token = owned_or_404(Token.objects.select_for_update(), token_id,
+                             customer_id=customer_id, message="No such token.")
         if not can_proceed(getattr(token, OPERATIONS[operation])):
             raise StateConflict(f"A token in state '{token.state}' cannot be {operation}d.",
                                 code="invalid_token_state", details={"state": token.state})
@@ -162,8 +162,6 @@ def request_token_change(token_id, operation: str, *, by: str, actor=None,
 def apply_token_change(token_id, operation: str, sequence: int, *, by: str = Trigger.WORKER,
                        actor: str = "", reason: str = "") -> bool:
     """Worker side: ask the token service (idempotent per request), then move our FSM."""
-    from .token_service import TokenServiceClient
-
     token = Token.objects.get(pk=token_id)
     if not can_proceed(getattr(token, OPERATIONS[operation])):
         logger.info("no-op: token already moved", extra={"token_id": str(token_id),
@@ -174,7 +172,7 @@ def apply_token_change(token_id, operation: str, sequence: int, *, by: str = Tri
         logger.info("no-op: resume no longer allowed", extra={
             "token_id": str(token_id), "suspended_by": token.suspended_by})
         return False
-    client = TokenServiceClient()
+    client = token_service.TokenServiceClient()
     try:
         remote = client.change_token(token.token_ref, operation,
                                      idempotency_key=f"{token.pk}:{operation}:{sequence}",
@@ -285,7 +283,6 @@ def reconcile_tokens(limit: int | None = None) -> dict[str, int]:
     by transitions whose trigger is beat. Claims rows with SKIP LOCKED so two copies of
     the job never compare the same token."""
     from .models import WebhookEvent
-    from .token_service import TokenServiceClient
 
     limit = limit or settings.TOKEN_RECONCILE_BATCH_SIZE
     now = timezone.now()
@@ -300,7 +297,7 @@ def reconcile_tokens(limit: int | None = None) -> dict[str, int]:
         )
         Token.objects.filter(pk__in=[pk for pk, _, _ in claimed]).update(last_reconciled_at=now)
     counts = {"checked": 0, "drift": 0, "errors": 0}
-    client = TokenServiceClient()
+    client = token_service.TokenServiceClient()
     for pk, token_ref, state in claimed:
         counts["checked"] += 1
         try:

@@ -1,4 +1,8 @@
-"""Thin Celery tasks for tokens: activation after step-up, lifecycle changes, reconciliation."""
+"""Thin Celery tasks for tokens: lifecycle changes and reconciliation.
+
+Activation after a step-up belongs to the flow that owns the request
+(provisioning.tasks.activate_step_up_token_task).
+"""
 
 from __future__ import annotations
 
@@ -6,27 +10,14 @@ import logging
 
 from celery import shared_task
 
+from core.backoff import outside_retry_delay
 from core.outside.http import PermanentError, TransientError
-from provisioning import services as provisioning_services
 
 from . import services
 
 logger = logging.getLogger(__name__)
 
 _TASK_OPTIONS = {"acks_late": True, "reject_on_worker_lost": True, "ignore_result": True}
-
-
-@shared_task(bind=True, max_retries=None, **_TASK_OPTIONS)
-def activate_step_up_token_task(self, request_id: str) -> None:
-    try:
-        services.activate_after_step_up(request_id)
-    except TransientError as exc:
-        delay = provisioning_services.retry_delay_for_step_up(request_id)
-        if delay is None:
-            return  # attempts spent: beat's step-up sweep declines it
-        raise self.retry(countdown=delay, exc=exc)
-    except PermanentError as exc:
-        provisioning_services.decline_step_up(request_id, exc.code)
 
 
 @shared_task(bind=True, max_retries=8, **_TASK_OPTIONS)
@@ -42,8 +33,7 @@ def change_token_task(self, token_id: str, operation: str, sequence: int, by: st
                                                          "operation": operation,
                                                          "error_code": exc.code})
             return
-        raise self.retry(countdown=provisioning_services.retry_delay(self.request.retries + 1),
-                         exc=exc)
+        raise self.retry(countdown=outside_retry_delay(self.request.retries + 1), exc=exc)
     except PermanentError as exc:
         logger.error("token change refused", extra={"token_id": token_id,
                                                       "operation": operation,

@@ -15,16 +15,17 @@ import hmac
 import logging
 import re
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone as dt_timezone
 
 from django.conf import settings
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from core.errors import error_body
+from core.models import Trigger
 from core.parsers import MalformedJSON, loads
 
 from .models import WebhookEvent
@@ -43,6 +44,30 @@ _SIGNATURE_HEADER = re.compile(r"[\x20-\x7e]+", re.ASCII)
 SIGNATURE_HEADER_MAX_LENGTH = 512
 EVENT_RETRY_AFTER_SECONDS = 30
 _LATEST_EVENT_TIME = 253402300799  # 9999-12-31T23:59:59Z, the last second datetime holds
+
+
+class UnknownRequest(Exception):
+    """A decision names a request its flow does not know (acknowledged, kept, not retried)."""
+
+
+# A decision event is applied by the flow that asked for the token (provisioning), which
+# registers its handler at start (its AppConfig.ready): tokens never imports the flows
+# above it. handler(request_id, decision, *, by) -> True if it moved the request, False
+# if it was already past that step; raises UnknownRequest for a request it has not got.
+DecisionHandler = Callable[..., bool]
+_decision_handlers: list[DecisionHandler] = []
+
+
+def register_decision_handler(handler: DecisionHandler) -> None:
+    if handler not in _decision_handlers:
+        _decision_handlers.append(handler)
+
+
+def _decision_handler() -> DecisionHandler:
+    if len(_decision_handlers) != 1:
+        # Not wired (or wired twice): fail the event, so the token service delivers it again.
+        raise RuntimeError(f"{len(_decision_handlers)} decision handlers registered, want 1")
+    return _decision_handlers[0]
 
 
 class EventNotApplied(Exception):
@@ -145,10 +170,6 @@ def _record_and_apply(event: dict, decision, object_ref: str, created_at) -> str
     effect takes its record with it, and a concurrent copy of the same event waits on the
     unique index, then finds the committed row and stops there.
     """
-    from provisioning import services as provisioning_services
-    from core.models import Trigger
-    from provisioning.models import ProvisioningRequest
-
     from . import services as token_services
 
     data = event["data"]
@@ -167,10 +188,9 @@ def _record_and_apply(event: dict, decision, object_ref: str, created_at) -> str
         outcome = WebhookEvent.Outcome.IGNORED
         if decision is not None:
             try:
-                moved = provisioning_services.apply_decision(
-                    data.get("request_id"), decision, by=Trigger.WEBHOOK)
+                moved = _decision_handler()(data.get("request_id"), decision, by=Trigger.WEBHOOK)
                 outcome = WebhookEvent.Outcome.APPLIED if moved else WebhookEvent.Outcome.IGNORED
-            except (ProvisioningRequest.DoesNotExist, DjangoValidationError):
+            except UnknownRequest:
                 # Acknowledged and kept for reconciliation; the sender must not retry forever.
                 outcome = WebhookEvent.Outcome.UNKNOWN_OBJECT
         elif event["type"].startswith("token."):

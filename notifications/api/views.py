@@ -11,7 +11,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from notifications import services
+from notifications import profiles
 
 from .serializers import DeviceSerializer, PreferencesSerializer, RegisterDeviceSerializer
 
@@ -25,7 +25,7 @@ class DeviceRegisterView(APIView):
     def post(self, request):
         serializer = RegisterDeviceSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        device, created = services.register_device(customer_id=request.user.customer_id,
+        device, created = profiles.register_device(customer_id=request.user.customer_id,
                                                     **serializer.validated_data)
         return Response(DeviceSerializer(device).data,
                         status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
@@ -35,7 +35,7 @@ class PreferencesView(APIView):
     @extend_schema(responses={200: PreferencesSerializer},
                    summary="My notification language and channel")
     def get(self, request):
-        profile = services.get_preferences(request.user.customer_id)
+        profile = profiles.get_preferences(request.user.customer_id)
         return Response(PreferencesSerializer(profile).data)
 
     @extend_schema(request=PreferencesSerializer, responses={200: PreferencesSerializer},
@@ -43,6 +43,6 @@ class PreferencesView(APIView):
     def patch(self, request):
         serializer = PreferencesSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        profile = services.update_preferences(request.user.customer_id,
+        profile = profiles.update_preferences(request.user.customer_id,
                                               **serializer.validated_data)
         return Response(PreferencesSerializer(profile).data)

@@ -1,5 +1,6 @@
-"""Issuer decisioning: each rule at its boundaries, combining with the token service's
-outcomes, the telco down, shadow mode, versioning, and velocity under concurrency.
+"""Issuer decisioning: each rule at its boundaries, the telco down, shadow mode,
+versioning, and velocity under concurrency. (Combined with the token service's outcomes,
+through the services: test_rules_in_the_flow.py.)
 
 The SIM-swap rule only ever declines or passes: a one-time code sent by SMS to a number
 whose SIM was just swapped reaches the attacker, so it can never be the step-up."""
@@ -15,56 +16,16 @@ from django.utils import timezone
 
 from decisioning import services as decisioning
 from decisioning.models import DecisionRule, DecisionRuleVersion, Mode, RuleChange, RuleResult
-from decisioning.telco import SimSwap, TelcoUnavailable
-from provisioning import services
 from provisioning.issuer import Eligibility
-from core.models import Trigger
 from provisioning.models import ProvisioningRequest, State
+from tests.decisioning.rules_support import (  # noqa: F401  (telco: an autouse fixture)
+    evaluate,
+    only,
+    set_params,
+    telco,
+)
 from tests.factories import ProvisioningRequestFactory, TokenFactory
-from tokens.models import Token, TokenState
-from tokens.token_service import Decision
-
-ELIGIBLE = Eligibility(True, "", "1111", "visa_classic", "+254700000100", "tier_2")
-
-
-class Telco:
-    """Stands in for the telco's HTTP client only; everything else is real."""
-
-    swapped_hours_ago: float | None = None
-    down: bool = False
-
-    def last_sim_swap(self, msisdn):
-        if Telco.down:
-            raise TelcoUnavailable("telco_unavailable")
-        when = (None if Telco.swapped_hours_ago is None
-                else timezone.now() - timedelta(hours=Telco.swapped_hours_ago))
-        return SimSwap(msisdn, when)
-
-
-@pytest.fixture(autouse=True)
-def telco(monkeypatch):
-    import decisioning.telco as telco_module
-
-    Telco.swapped_hours_ago, Telco.down = None, False
-    monkeypatch.setattr(telco_module, "TelcoClient", Telco)
-    return Telco
-
-
-def only(*keys):
-    """Enable just these rules (the migration installs all defaults)."""
-    DecisionRule.objects.exclude(key__in=keys).update(enabled=False)
-    DecisionRule.objects.filter(key__in=keys).update(enabled=True, mode=Mode.ENFORCE)
-
-
-def set_params(key, **params):
-    rule = DecisionRule.objects.get(key=key)
-    rule.params = {**rule.params, **params}
-    rule.save()
-
-
-def evaluate(request=None, eligibility=ELIGIBLE):
-    request = request or ProvisioningRequestFactory(state=State.RECEIVED)
-    return decisioning.evaluate(request, eligibility)
+from tokens.models import TokenState
 
 
 @pytest.mark.django_db
@@ -295,131 +256,3 @@ def test_saving_a_rule_makes_a_new_version_with_who_and_when():
     latest = DecisionRuleVersion.objects.filter(rule=rule).order_by("-version").first()
     assert (latest.version, latest.changed_by) == (2, "ops_amina")
     assert latest.params["max"] == 12
-
-
-# --- through the services: rules + the token service's decision ------------------------
-
-class Issuer:
-    def check_eligibility(self, **kwargs):
-        return ELIGIBLE
-
-
-@pytest.mark.django_db
-@pytest.mark.parametrize("issuer_yellow,tsp,expected", [
-    (False, "green", State.PROVISIONED),
-    (False, "yellow", State.STEP_UP_REQUIRED),
-    (False, "red", State.DECLINED),
-    (True, "green", State.STEP_UP_REQUIRED),
-    (True, "yellow", State.STEP_UP_REQUIRED),
-    (True, "red", State.DECLINED),
-])
-def test_the_most_restrictive_of_issuer_and_token_service_wins(monkeypatch, issuer_yellow,
-                                                               tsp, expected):
-    # The new-device rule is the issuer's yellow here: the SIM-swap rule never steps up.
-    if issuer_yellow:
-        only("new-device")
-    else:
-        only()
-    monkeypatch.setattr(services, "IssuerClient", Issuer)
-    request = ProvisioningRequestFactory(state=State.RECEIVED, customer_msisdn="+254700000100")
-    services.check_eligibility(request.pk)
-    stored = ProvisioningRequest.objects.get(pk=request.pk)
-    assert stored.state == State.ELIGIBLE
-    with transaction.atomic():
-        stored.mark_token_requested(by=Trigger.WORKER)
-        stored.save()
-    token_ref = None if tsp == "red" else f"tkn_{request.pk.hex[:8]}"
-    services.apply_decision(request.pk, Decision(tsp, token_ref, None, "1234", "12/29", None),
-                            by=Trigger.WORKER)
-    final = ProvisioningRequest.objects.get(pk=request.pk)
-    assert final.state == expected
-    if issuer_yellow:
-        assert "new_device" in final.decision_reasons
-
-
-@pytest.mark.django_db
-def test_a_recent_sim_swap_ends_ineligible_before_the_token_service_is_asked(monkeypatch, telco):
-    only("sim-swap")
-    telco.swapped_hours_ago = 1
-    monkeypatch.setattr(services, "IssuerClient", Issuer)
-    request = ProvisioningRequestFactory(state=State.RECEIVED)
-    services.check_eligibility(request.pk)
-    stored = ProvisioningRequest.objects.get(pk=request.pk)
-    assert (stored.state, stored.failure_code) == (State.INELIGIBLE, "sim_swap_recent")
-    assert not Token.objects.filter(provisioning_request=stored).exists()
-
-
-@pytest.mark.django_db
-def test_issuer_red_ends_ineligible_with_the_reason_and_the_rule_results(monkeypatch, telco):
-    only("sim-swap", "kyc-tier")
-    set_params("sim-swap", decline_within_hours=24)
-    telco.swapped_hours_ago = 1
-    monkeypatch.setattr(services, "IssuerClient", Issuer)
-    request = ProvisioningRequestFactory(state=State.RECEIVED)
-    services.check_eligibility(request.pk)
-    stored = ProvisioningRequest.objects.get(pk=request.pk)
-    assert (stored.state, stored.failure_code) == (State.INELIGIBLE, "sim_swap_recent")
-    assert sorted(RuleResult.objects.filter(request=request).values_list("rule_key", "outcome")) \
-        == [("kyc-tier", "green"), ("sim-swap", "red")]
-
-
-@pytest.mark.django_db
-def test_api_shows_neither_the_rule_nor_its_inputs(api_client, customer_id):
-    request = ProvisioningRequestFactory(customer_id=customer_id, state=State.INELIGIBLE,
-                                         issuer_decision="red", failure_code="sim_swap_recent",
-                                         failure_message="issuer rules declined",
-                                         decision_reasons=["sim_swap_recent"])
-    RuleResult.objects.create(request=request, rule_key="sim-swap", rule_kind="sim_swap",
-                              rule_version=1, mode="enforce", outcome="red",
-                              reason_code="sim_swap_recent", inputs={"last_swap_hours": 1.25})
-    body = api_client.get(f"/api/v1/provisioning-requests/{request.pk}").json()
-    assert body["failure"]["code"] == "declined_by_issuer"
-    assert "decision" not in body
-    text = str(body)
-    assert "sim_swap" not in text and "last_swap_hours" not in text and "1.25" not in text
-
-
-@pytest.mark.django_db
-def test_support_sees_every_rule_result_with_its_inputs_on_the_request_page(client):
-    from django.contrib.auth.models import Group, User
-
-    user = User.objects.create_user("support_wanjiru", password="x" * 14, is_staff=True)
-    user.groups.add(Group.objects.get(name="support"))
-    client.force_login(user)
-    request = ProvisioningRequestFactory(state=State.STEP_UP_REQUIRED, issuer_decision="yellow",
-                                         decision_reasons=["sim_swap_recent"])
-    RuleResult.objects.create(request=request, rule_key="sim-swap", rule_kind="sim_swap",
-                              rule_version=3, mode="enforce", outcome="yellow",
-                              reason_code="sim_swap_recent", inputs={"last_swap_hours": 1.25})
-    page = client.get(f"/admin/provisioning/provisioningrequest/{request.pk}/change/")
-    assert page.status_code == 200
-    html = page.content.decode()
-    assert "sim-swap" in html and "sim_swap_recent" in html and "1.25" in html
-
-
-@pytest.mark.django_db
-def test_only_operations_may_edit_a_rule(client):
-    from django.contrib.auth.models import Group, User
-
-    rule = DecisionRule.objects.get(key="attempts-per-customer")
-    url = f"/admin/decisioning/decisionrule/{rule.pk}/change/"
-    support = User.objects.create_user("support_x", password="x" * 14, is_staff=True)
-    support.groups.add(Group.objects.get(name="support"))
-    client.force_login(support)
-    # A tighter limit: it applies at once (a weakening edit waits for a second person).
-    form = {"key": "attempts-per-customer", "kind": "attempts_per_customer",
-            "description": "", "enabled": "on", "mode": "enforce",
-            "params": '{"max": 10, "outcome": "red"}',
-            # the read-only versions inline still posts its management form
-            "versions-TOTAL_FORMS": "0", "versions-INITIAL_FORMS": "0"}
-    client.post(url, form)
-    assert DecisionRule.objects.get(pk=rule.pk).version == 1
-    operations = User.objects.create_user("ops_x", password="x" * 14, is_staff=True)
-    operations.groups.add(Group.objects.get(name="operations"))
-    client.force_login(operations)
-    response = client.post(url, form)
-    assert response.status_code == 302
-    edited = DecisionRule.objects.get(pk=rule.pk)
-    assert (edited.version, edited.updated_by, edited.params) == (
-        2, "ops_x", {"max": 10, "outcome": "red"})
-    assert DecisionRuleVersion.objects.filter(rule=rule, version=2, changed_by="ops_x").exists()

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from provisioning import services
+from provisioning import services, sweeps
 from provisioning.models import ProvisioningRequest, State
 from provisioning.tasks import request_token_task
 from tests.factories import ProvisioningRequestFactory
@@ -21,7 +21,7 @@ def test_request_whose_message_was_lost_is_redriven_by_the_sweep(stack):
     lost = ProvisioningRequestFactory(customer_id="cust_demo", card_id="card_green",
                                       state=State.RECEIVED, card_last4="",
                                       due_at=timezone.now() - timedelta(seconds=1))
-    assert services.redrive_due_requests()["redriven"] == 1
+    assert sweeps.redrive_due_requests()["redriven"] == 1
     stack.wait_terminal(lost.pk)
     assert ProvisioningRequest.objects.get(pk=lost.pk).state == State.PROVISIONED
 
@@ -30,7 +30,7 @@ def test_token_requested_request_the_token_service_never_saw_is_resent(stack):
     lost = ProvisioningRequestFactory(customer_id="cust_demo", card_id="card_green",
                                       state=State.TOKEN_REQUESTED,
                                       due_at=timezone.now() - timedelta(seconds=1))
-    services.redrive_due_requests()
+    sweeps.redrive_due_requests()
     stack.wait_terminal(lost.pk)
     assert ProvisioningRequest.objects.get(pk=lost.pk).state == State.PROVISIONED
     assert stack.sandbox_stats()["calls"]["token_service"]["provision_status"] >= 1
@@ -69,7 +69,7 @@ def test_worker_killed_mid_run_loses_nothing(stack, settings):
     ProvisioningRequest.objects.filter(
         pk__in=[c["id"] for c in created], due_at__isnull=False
     ).update(due_at=timezone.now())
-    services.redrive_due_requests()
+    sweeps.redrive_due_requests()
     finals = {c["id"]: stack.wait_terminal(c["id"], timeout=60).state for c in created}
     assert sorted(finals.values()) == sorted(
         ["provisioned", "provisioned", "provisioned", "declined", "provisioned"])

@@ -5,7 +5,6 @@ built in whatever state a test needs, and the live stack for the integration tes
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -17,7 +16,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from devstack import free_port
+from devstack import free_port, wait_until
 from notifications import services
 from notifications.channels import Sent
 from notifications.models import Channel, Notification, Status, TemplateKey
@@ -115,11 +114,11 @@ def _serve_sandbox(**config):
                                            lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise AssertionError("in-process sandbox did not start")
-        time.sleep(0.02)
+    # Started, or its thread died (then it never will: fail at once, not at the deadline).
+    wait_until(lambda: server.started or not thread.is_alive(), timeout=10, interval=0.02,
+               message="the in-process sandbox to start")
+    if not server.started:
+        raise AssertionError("in-process sandbox did not start")
     return SimpleNamespace(url=f"http://127.0.0.1:{port}", app=app, server=server, thread=thread)
 
 

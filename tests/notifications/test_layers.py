@@ -1,8 +1,7 @@
 """Notifications sit below the flows: they import nothing from provisioning (a flow that
-must react to a notification connects to a signal notifications define).
-
-Migrations are left to the import contract of the next change: 0002 installs its beat
-schedule through provisioning.schedules, the shared installer."""
+must react to a notification connects to a signal notifications define; which state
+changes notify is the flow's own receivers' business). The import contracts
+(tests/test_layers.py) say the same for every app; this one reads the files itself."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from django.contrib.auth.models import Group, User
 from django.db import DatabaseError, transaction
 from django.urls import reverse
 
-from notifications import services
+from notifications import profiles
 from notifications.models import CustomerProfile, CustomerProfileChange
 
 pytestmark = pytest.mark.django_db
@@ -55,14 +55,14 @@ def test_saving_a_profile_unchanged_records_nothing(client, profile):
 
 
 def test_a_preference_set_from_the_app_is_recorded_as_the_customers(profile):
-    services.update_preferences("cust_demo", locale="sw")
+    profiles.update_preferences("cust_demo", locale="sw")
     change = CustomerProfileChange.objects.get()
     assert (change.field, change.before, change.after) == ("locale", "en", "sw")
     assert (change.changed_by, change.source) == ("cust_demo", "app")
 
 
 def test_operations_read_the_numbers_and_support_reads_them_masked(client, profile):
-    services.edit_customer_profile(
+    profiles.edit_customer_profile(
         CustomerProfile(pk=profile.pk, customer_id="cust_demo", msisdn=NEW),
         actor=member("ops_brian", "operations"))
     client.force_login(member("ops_amina", "operations"))
@@ -81,7 +81,7 @@ def test_operations_read_the_numbers_and_support_reads_them_masked(client, profi
 
 
 def test_support_cannot_filter_the_history_by_a_number(client, profile):
-    services.edit_customer_profile(
+    profiles.edit_customer_profile(
         CustomerProfile(pk=profile.pk, customer_id="cust_demo", msisdn=NEW),
         actor=member("ops_brian", "operations"))
     client.force_login(member("support_wanjiru", "support"))
@@ -90,7 +90,7 @@ def test_support_cannot_filter_the_history_by_a_number(client, profile):
 
 @pytest.mark.django_db(transaction=True)
 def test_the_database_refuses_to_rewrite_the_history(profile):
-    services.edit_customer_profile(
+    profiles.edit_customer_profile(
         CustomerProfile(pk=profile.pk, customer_id="cust_demo", msisdn=NEW),
         actor=member("ops_brian", "operations"))
     for statement in (lambda: CustomerProfileChange.objects.update(after="+254799999999"),

@@ -1,131 +1,17 @@
-"""API v1 for provisioning requests: auth, validation, idempotency, scoping, errors."""
+"""API v1 for provisioning requests: validation, idempotency, scoping, errors.
+(Authentication: test_api_auth.py; cancelling: test_api_cancel.py.)"""
 
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 
 import pytest
-from django.conf import settings
-from joserfc import jwt
-from joserfc.jwk import RSAKey
-from rest_framework.test import APIClient
 
-from core import dev_keys
 from provisioning import services
 from provisioning.models import IdempotencyKey, ProvisioningRequest, State
 from tests.factories import ProvisioningRequestFactory
-
-URL = "/api/v1/provisioning-requests"
-
-
-def body(**overrides):
-    data = {"card_id": "card_green", "wallet": "google_pay",
-            "device": {"id": "device-1", "type": "phone", "os": "android-15"}}
-    data.update(overrides)
-    return data
-
-
-def post(client, data=None, key=None):
-    return client.post(URL, data or body(), format="json",
-                       HTTP_IDEMPOTENCY_KEY=key or str(uuid.uuid4()))
-
-
-def _client_with(token: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client
-
-
-def _claims(**overrides):
-    now = int(time.time())
-    claims = {"iss": settings.JWT_ISSUER, "aud": settings.JWT_AUDIENCE, "sub": "cust_demo",
-              "iat": now, "nbf": now, "exp": now + 600}
-    claims.update(overrides)
-    return claims
-
-
-def _rsa_token(claims, kid=None):
-    keys = dev_keys.load(settings.DEV_KEYS_FILE)
-    header = {"alg": "RS256", "kid": kid or keys["jwt_kid"]}
-    return jwt.encode(header, claims, RSAKey.import_key(keys["jwt_private_pem"]))
-
-
-# --- authentication -----------------------------------------------------------------
-
-@pytest.mark.django_db
-def test_missing_token_is_401_with_the_error_shape(anon_client):
-    response = anon_client.get(URL)
-    assert response.status_code == 401
-    assert response.json()["error"]["code"] == "not_authenticated"
-
-
-@pytest.mark.django_db
-def test_expired_token_is_401():
-    token = _rsa_token(_claims(exp=int(time.time()) - 3600, iat=int(time.time()) - 7200,
-                               nbf=int(time.time()) - 7200))
-    response = _client_with(token).get(URL)
-    assert response.status_code == 401
-    assert response.json()["error"]["code"] == "authentication_failed"
-
-
-@pytest.mark.django_db
-def test_token_not_yet_valid_is_401():
-    token = _rsa_token(_claims(nbf=int(time.time()) + 3600))
-    assert _client_with(token).get(URL).status_code == 401
-
-
-@pytest.mark.django_db
-def test_wrong_audience_is_401():
-    assert _client_with(_rsa_token(_claims(aud="someone-else"))).get(URL).status_code == 401
-
-
-@pytest.mark.django_db
-def test_wrong_issuer_is_401():
-    assert _client_with(_rsa_token(_claims(iss="https://evil.example"))).get(URL).status_code == 401
-
-
-@pytest.mark.django_db
-def test_unknown_key_id_is_401():
-    assert _client_with(_rsa_token(_claims(), kid="rotated-out")).get(URL).status_code == 401
-
-
-@pytest.mark.django_db
-def test_hmac_token_signed_with_the_public_key_is_401():
-    # The classic algorithm-confusion attack: HS256 keyed with the RSA public key.
-    import base64
-    import hashlib
-    import hmac
-    import json
-
-    def b64(raw: bytes) -> str:
-        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-    public_pem = dev_keys.load(settings.DEV_KEYS_FILE)["jwt_public_pem"]
-    signing_input = (b64(json.dumps({"alg": "HS256", "kid": "dev-jwt-1"}).encode()) + "."
-                     + b64(json.dumps(_claims()).encode()))
-    mac = hmac.new(public_pem.encode(), signing_input.encode(), hashlib.sha256).digest()
-    token = f"{signing_input}.{b64(mac)}"
-    assert _client_with(token).get(URL).status_code == 401
-
-
-@pytest.mark.django_db
-def test_alg_none_token_is_401():
-    import base64
-    import json
-
-    def b64(data):
-        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
-
-    token = f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64(_claims())}."
-    assert _client_with(token).get(URL).status_code == 401
-
-
-@pytest.mark.django_db
-def test_garbage_bearer_is_401():
-    assert _client_with("not.a.jwt").get(URL).status_code == 401
-
+from tests.provisioning.api_support import URL, _client_with, body, post
 
 # --- create and validation ----------------------------------------------------------
 
@@ -341,67 +227,6 @@ def test_list_with_unknown_state_filter_is_400(api_client):
     response = api_client.get(URL, {"state": "teleported"})
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "validation_error"
-
-
-# --- cancel ---------------------------------------------------------------------------
-
-@pytest.mark.django_db
-def test_cancel_in_received_is_200_and_cancelled(api_client, customer_id):
-    request = ProvisioningRequestFactory(customer_id=customer_id, state=State.RECEIVED)
-    response = api_client.post(f"{URL}/{request.id}/cancel")
-    assert response.status_code == 200
-    assert response.json()["state"] == "cancelled"
-
-
-@pytest.mark.django_db
-@pytest.mark.parametrize("state", [State.TOKEN_REQUESTED, State.PROVISIONED, State.FAILED])
-def test_cancel_where_the_state_forbids_is_409(api_client, customer_id, state):
-    request = ProvisioningRequestFactory(customer_id=customer_id, state=state)
-    response = api_client.post(f"{URL}/{request.id}/cancel")
-    assert response.status_code == 409
-    assert response.json()["error"]["code"] == "cancel_not_allowed"
-    assert ProvisioningRequest.objects.get(pk=request.pk).state == state
-
-
-@pytest.mark.django_db
-def test_cancel_once_the_code_was_accepted_is_409_and_activation_goes_on(api_client, customer_id):
-    request = ProvisioningRequestFactory(customer_id=customer_id, state=State.STEP_UP_REQUIRED,
-                                         otp_expires_at=None, otp_hash="")
-    response = api_client.post(f"{URL}/{request.id}/cancel")
-    assert response.status_code == 409
-    error = response.json()["error"]
-    assert (error["code"], error["details"]) == (
-        "cancel_not_allowed", {"state": "step_up_required", "activation_in_progress": True})
-    assert ProvisioningRequest.objects.get(pk=request.pk).state == State.STEP_UP_REQUIRED
-
-
-@pytest.mark.django_db
-def test_cancel_during_step_up_deletes_the_inactive_token(api_client, customer_id):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from tests.factories import TokenFactory
-    from tokens.models import Token, TokenState
-
-    request = ProvisioningRequestFactory(
-        customer_id=customer_id, state=State.STEP_UP_REQUIRED, otp_hash="x" * 64,
-        otp_expires_at=timezone.now() + timedelta(minutes=5))
-    token = TokenFactory(provisioning_request=request, customer_id=customer_id,
-                         state=TokenState.INACTIVE)
-    response = api_client.post(f"{URL}/{request.id}/cancel")
-    assert response.status_code == 200
-    assert response.json()["failure"]["code"] == "cancelled_by_customer"
-    stored = ProvisioningRequest.objects.get(pk=request.pk)
-    assert (stored.state, stored.otp_hash) == (State.CANCELLED, "")
-    assert Token.objects.get(pk=token.pk).operations_requested == 1  # delete enqueued
-
-
-@pytest.mark.django_db
-def test_cancel_of_another_customers_request_is_404(other_client, customer_id):
-    request = ProvisioningRequestFactory(customer_id=customer_id, state=State.RECEIVED)
-    assert other_client.post(f"{URL}/{request.id}/cancel").status_code == 404
-    assert ProvisioningRequest.objects.get(pk=request.pk).state == State.RECEIVED
 
 
 # --- docs and health ------------------------------------------------------------------

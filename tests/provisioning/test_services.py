@@ -7,8 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from core import backoff
 from core.outside.http import OutsideTimeout, PermanentError, TransientError
-from provisioning import services
+from provisioning import services, sweeps
 from provisioning.issuer import CardData, Eligibility
 from core.models import TransitionLog, Trigger
 from provisioning.models import ProvisioningRequest, State
@@ -236,7 +237,7 @@ def test_retry_delay_grows_and_stays_under_the_cap(settings):
     settings.OUTSIDE_RETRY_BASE_SECONDS = 1.0
     settings.OUTSIDE_RETRY_MAX_SECONDS = 8.0
     for attempts in range(1, 12):
-        delay = services.retry_delay(attempts)
+        delay = backoff.outside_retry_delay(attempts)
         assert 0.5 <= delay <= min(8.0, 2 ** (attempts - 1))
 
 
@@ -246,7 +247,7 @@ def test_redrive_claims_only_due_requests_and_pushes_their_due_time(settings):
     due = ProvisioningRequestFactory(state=State.RECEIVED, due_at=now - timedelta(seconds=5))
     not_yet = ProvisioningRequestFactory(state=State.RECEIVED, due_at=now + timedelta(hours=1))
     done = ProvisioningRequestFactory(state=State.PROVISIONED, due_at=None)
-    counts = services.redrive_due_requests()
+    counts = sweeps.redrive_due_requests()
     assert counts == {"redriven": 1, "failed": 0}
     stored = ProvisioningRequest.objects.get(pk=due.pk)
     assert stored.redrives == 1 and stored.due_at > now
@@ -259,7 +260,7 @@ def test_redrive_fails_a_request_that_never_moves(settings):
     settings.MAX_REDRIVES = 2
     request = ProvisioningRequestFactory(state=State.ELIGIBLE, redrives=2,
                                          due_at=timezone.now() - timedelta(seconds=1))
-    assert services.redrive_due_requests()["failed"] == 1
+    assert sweeps.redrive_due_requests()["failed"] == 1
     stored = ProvisioningRequest.objects.get(pk=request.pk)
     assert (stored.state, stored.failure_code) == (State.FAILED, "redrive_limit_reached")
     assert TransitionLog.objects.get(object_id=request.pk).trigger == Trigger.BEAT
@@ -288,7 +289,7 @@ def test_expired_wallet_payload_is_erased_and_the_api_says_why(api_client, custo
     fresh.wallet_payload = {"opaque_payment_card": "c3RpbGw="}
     fresh.wallet_payload_expires_at = timezone.now() + timedelta(minutes=5)
     fresh.save()
-    assert services.erase_expired_wallet_payloads() == 1
+    assert sweeps.erase_expired_wallet_payloads() == 1
     data = api_client.get(f"/api/v1/provisioning-requests/{request.pk}").json()
     assert data["wallet_payload"] is None
     assert data["wallet_payload_status"] == "expired"

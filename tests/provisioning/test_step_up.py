@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from provisioning import services, step_up
+from provisioning import step_up, sweeps
 from core.models import TransitionLog
 from provisioning.models import ProvisioningRequest, State
 from tests.factories import ProvisioningRequestFactory, TokenFactory
@@ -134,7 +134,7 @@ def test_expiry_sweep_expires_an_overdue_step_up_by_beat():
     request = stepped_up(expires_in=-5)
     ProvisioningRequest.objects.filter(pk=request.pk).update(
         due_at=timezone.now() - timedelta(seconds=5))
-    assert services.sweep_step_ups()["expired"] == 1
+    assert sweeps.sweep_step_ups()["expired"] == 1
     assert ProvisioningRequest.objects.get(pk=request.pk).state == State.EXPIRED
     row = TransitionLog.objects.filter(object_id=request.pk).last()
     assert (row.to_state, row.trigger) == ("expired", "beat")
@@ -145,7 +145,7 @@ def test_expiry_sweep_leaves_a_verified_step_up_for_activation():
     request = stepped_up()
     ProvisioningRequest.objects.filter(pk=request.pk).update(
         otp_expires_at=None, otp_hash="", due_at=timezone.now() - timedelta(seconds=1))
-    counts = services.sweep_step_ups()
+    counts = sweeps.sweep_step_ups()
     assert counts["expired"] == 0 and counts["reactivated"] == 1
     assert ProvisioningRequest.objects.get(pk=request.pk).state == State.STEP_UP_REQUIRED
 
