@@ -47,7 +47,7 @@ class NewRequest:
     device_type: str
     device_os: str
     wallet_account_id: str = ""
-    apple: dict[str, Any] | None = None
+    wallet_data: dict[str, Any] | None = None  # the wallet's own block (tokens/wallets.py)
 
 
 def create_provisioning_request(new: NewRequest) -> ProvisioningRequest:
@@ -64,7 +64,7 @@ def create_provisioning_request(new: NewRequest) -> ProvisioningRequest:
             device_type=new.device_type,
             device_os=new.device_os,
             wallet_account_id=new.wallet_account_id,
-            apple_data=new.apple,
+            wallet_data=new.wallet_data,
             due_at=timezone.now() + settings.STUCK_AFTER[State.RECEIVED],
             correlation_id=correlation.get(),
         )
@@ -227,7 +227,7 @@ def request_token(request_id) -> None:
         device={"id": request.device_id, "type": request.device_type, "os": request.device_os},
         card=card.as_jwe_payload(),
         wallet_account_id=request.wallet_account_id,
-        apple=request.apple_data,
+        wallet_data=request.wallet_data,
         issuer_decision=request.issuer_decision or "green",
     )
     del card  # the PAN leaves memory with the call object
@@ -526,8 +526,10 @@ def sweep_step_ups(limit: int | None = None) -> dict[str, int]:
 # --- wallet payloads ------------------------------------------------------------------------
 
 def erase_expired_wallet_payloads(limit: int | None = None) -> int:
-    """Beat: erase wallet payloads past their time; the API then says `expired`."""
+    """Beat: erase wallet payloads past their time (the API then says `expired`), and the
+    wallet data of requests that are over (no provision call will need it again)."""
     limit = limit or settings.RECONCILE_BATCH_SIZE
+    _erase_wallet_data_of_finished_requests(limit)
     now = timezone.now()
     ids = list(
         ProvisioningRequest.objects.filter(wallet_payload__isnull=False,
@@ -539,4 +541,18 @@ def erase_expired_wallet_payloads(limit: int | None = None) -> int:
         wallet_payload=None, wallet_payload_erased_reason="expired")
     if erased:
         logger.info("wallet payloads erased", extra={"count": erased})
+    return erased
+
+
+def _erase_wallet_data_of_finished_requests(limit: int) -> int:
+    """Terminal requests only: a failed one may still be retried by operations."""
+    from .models import TERMINAL_STATES
+
+    ids = list(ProvisioningRequest.objects.filter(wallet_data__isnull=False,
+                                                  state__in=TERMINAL_STATES)
+               .values_list("pk", flat=True)[:limit])
+    erased = ProvisioningRequest.objects.filter(pk__in=ids, state__in=TERMINAL_STATES).update(
+        wallet_data=None)
+    if erased:
+        logger.info("wallet data of finished requests erased", extra={"count": erased})
     return erased
