@@ -19,7 +19,8 @@ API refuses fields it does not know, and the schema must say so.
 from __future__ import annotations
 
 from drf_spectacular import openapi
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.plumbing import force_instance
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer
 from rest_framework import permissions, serializers
 
 # Statuses the API gives for its own reasons, and what each means.
@@ -63,6 +64,11 @@ def errors(*statuses: int, described: dict[int, str] | None = None
     return declared
 
 
+def _variants(proxy: PolymorphicProxySerializer) -> list:
+    variants = proxy.serializers
+    return list(variants.values()) if isinstance(variants, dict) else list(variants)
+
+
 _RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"},
                                 "description": "Seconds to wait before trying again."}}
 
@@ -94,6 +100,15 @@ class AutoSchema(openapi.AutoSchema):
             statuses.append(429)
         return statuses
 
+    def _get_request_for_media_type(self, serializer, direction="request"):
+        schema, required = super()._get_request_for_media_type(serializer, direction)
+        if isinstance(serializer, PolymorphicProxySerializer):
+            # Required when every variant has a required field (drf-spectacular only looks
+            # at a plain serializer's own component).
+            required = all(any(field.required for field in force_instance(variant).fields.values())
+                           for variant in _variants(serializer))
+        return schema, required
+
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
         for status in self.implied_error_statuses():
@@ -110,4 +125,32 @@ def close_request_bodies(result, generator, request, public):
     for name, schema in result.get("components", {}).get("schemas", {}).items():
         if name.endswith("Request") and schema.get("type") == "object":
             schema["additionalProperties"] = False
+    return result
+
+
+# Where an id the API answers with can be used next (OpenAPI links): clients and the
+# schema-driven tests (tests/integration/test_api_schema.py) follow them.
+_LINKS = {
+    ("/api/v1/provisioning-requests", "post", "202"): (
+        "request_id", "$response.body#/id",
+        [("get", "/api/v1/provisioning-requests/{request_id}"),
+         ("post", "/api/v1/provisioning-requests/{request_id}/cancel"),
+         ("post", "/api/v1/provisioning-requests/{request_id}/verify"),
+         ("post", "/api/v1/provisioning-requests/{request_id}/resend-otp")]),
+}
+
+
+def link_operations(result, generator, request, public):
+    """Postprocessing hook: the links of `_LINKS`, for the operations the schema has."""
+    paths = result.get("paths", {})
+    for (path, method, status), (parameter, expression, targets) in _LINKS.items():
+        response = paths.get(path, {}).get(method, {}).get("responses", {}).get(status)
+        if response is None:
+            continue
+        links = response.setdefault("links", {})
+        for target_method, target_path in targets:
+            target = paths.get(target_path, {}).get(target_method)
+            if target is not None:
+                links[target["operationId"]] = {"operationId": target["operationId"],
+                                                "parameters": {parameter: expression}}
     return result

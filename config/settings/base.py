@@ -171,7 +171,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_AUTHENTICATION": [],
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
-                             "core.openapi.close_request_bodies"],
+                             "core.openapi.close_request_bodies",
+                             "core.openapi.link_operations"],
 }
 
 # --- customer JWT (wallet app) --------------------------------------------------------

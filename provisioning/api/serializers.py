@@ -6,6 +6,7 @@ import logging
 
 from rest_framework import serializers
 
+from core.serializers import StrictSerializer, untrimmed
 from core.validators import refuse_card_number
 from provisioning import customer_codes
 from provisioning.models import ProvisioningRequest, State
@@ -18,22 +19,13 @@ _ID_FIELD = {"max_length": 64, "regex": r"^[A-Za-z0-9_.:-]+$",
              "validators": [refuse_card_number]}
 
 
-class RefuseUnknownFields(serializers.Serializer):
-    """A body field the serializer does not know is a 400, never silently dropped (the
-    schema says so too: `additionalProperties: false`, core/openapi.py)."""
-
-    def validate(self, attrs):
-        unknown = set(getattr(self, "initial_data", None) or {}) - set(self.fields)
-        if unknown:
-            raise serializers.ValidationError({name: "Unknown field." for name in sorted(unknown)})
-        return attrs
-
-
-class DeviceSerializer(RefuseUnknownFields):
+class DeviceSerializer(StrictSerializer):
     id = serializers.RegexField(max_length=128, regex=r"^[A-Za-z0-9_.:-]+$",
                                 validators=[refuse_card_number])
     type = serializers.ChoiceField(choices=["phone", "watch", "tablet", "wearable"])
-    os = serializers.RegexField(max_length=32, regex=r"^[A-Za-z0-9_. -]+$",
+    # Spaces inside only ("iOS 18.1"): a blank or space-padded name is not one.
+    os = serializers.RegexField(max_length=32,
+                                regex=r"^[A-Za-z0-9_.-](?:[A-Za-z0-9_. -]*[A-Za-z0-9_.-])?$",
                                 validators=[refuse_card_number])
 
 
@@ -47,7 +39,7 @@ def _common_fields() -> dict[str, serializers.Field]:
     }
 
 
-class CreateProvisioningRequestSerializer(RefuseUnknownFields):
+class CreateProvisioningRequestSerializer(StrictSerializer):
     """The body of a push. Each wallet's own block (tokens/wallets.py: `apple` for Apple Pay)
     is required for that wallet and refused for any other; its validated value comes out as
     `wallet_data`. The schema shows one variant per wallet (`push_request_variants`)."""
@@ -58,10 +50,9 @@ class CreateProvisioningRequestSerializer(RefuseUnknownFields):
         fields = {**_common_fields(), **super().get_fields()}
         for name, kind in wallets.data_fields().items():
             fields[name] = kind.data_serializer(required=False, allow_null=True)
-        return fields
+        return untrimmed(fields)
 
     def validate(self, attrs):
-        attrs = super().validate(attrs)
         chosen = wallets.get(attrs["wallet"])
         errors = {}
         for name, kind in wallets.data_fields().items():
@@ -164,6 +155,6 @@ class ProvisioningRequestSerializer(serializers.ModelSerializer):
         return customer_codes.customer_failure(obj.failure_code)
 
 
-class VerifyOtpSerializer(RefuseUnknownFields):
+class VerifyOtpSerializer(StrictSerializer):
     otp = serializers.RegexField(regex=r"^[0-9]{6}$", max_length=6,
                                  error_messages={"invalid": "Six digits."})

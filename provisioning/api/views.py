@@ -46,8 +46,13 @@ class ProvisioningRequestListCreateView(APIView):
                  "`provisioning_in_progress`.",
             422: "`idempotency_key_reused`: the key came with another body.",
         })},
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER,
-                                     required=True)],
+        parameters=[OpenApiParameter(
+            "Idempotency-Key", {"type": "string", "minLength": 1,
+                                "maxLength": idempotency.MAX_KEY_LENGTH,
+                                "pattern": idempotency.KEY_PATTERN},
+            OpenApiParameter.HEADER, required=True,
+            description="Unique per push (a UUID): a repeat with the same body replays the "
+                        "first answer.")],
         summary="Push a card into a wallet",
     )
     def post(self, request):
@@ -136,10 +141,10 @@ class ProvisioningRequestVerifyView(APIView):
     @extend_schema(request=VerifyOtpSerializer, responses={
         200: ProvisioningRequestSerializer,
         **errors(described={
-            400: "Also a wrong code: `otp_invalid` with `attempts_left`; "
-                 "`otp_attempts_exhausted` (declined) and `otp_expired` (expired) with the "
-                 "request's new `state`.",
             409: "`not_in_step_up`, `otp_already_verified`.",
+            422: "A well-formed code that was not accepted: `otp_invalid` with "
+                 "`attempts_left`; `otp_attempts_exhausted` (now declined) and `otp_expired` "
+                 "(now expired), with the request's new `state`.",
         })}, summary="Enter the one-time code of a step-up")
     def post(self, request, request_id):
         serializer = VerifyOtpSerializer(data=request.data)
