@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -53,14 +54,19 @@ def fingerprint(data) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+# Printable ASCII, no space at either end (the API schema carries the same pattern).
+KEY_PATTERN = r"^[\x21-\x7e](?:[\x20-\x7e]{0,253}[\x21-\x7e])?$"
+
+
 def validate_key(raw: str | None) -> str:
     if not raw:
         raise IdempotencyKeyMissing()
     key = raw.strip()
-    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
-        raise ApplicationError("Idempotency-Key must be 1 to 255 printable characters.",
+    # A card number is named as such whatever else is wrong with the key: the key is stored.
+    refuse_card_number_in_header("Idempotency-Key", key)
+    if not re.fullmatch(KEY_PATTERN, key):
+        raise ApplicationError("Idempotency-Key must be 1 to 255 printable ASCII characters.",
                                code="idempotency_key_invalid")
-    refuse_card_number_in_header("Idempotency-Key", key)  # the key is stored
     return key
 
 

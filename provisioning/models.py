@@ -17,6 +17,7 @@ from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from core.crypto.fields import EncryptedJSONField
+from tokens import wallets
 
 
 class State(models.TextChoices):
@@ -43,10 +44,9 @@ ENDED_STATES = TERMINAL_STATES | {State.FAILED}
 MOVING_STATES = (State.RECEIVED, State.ELIGIBLE, State.TOKEN_REQUESTED)
 
 
-class Wallet(models.TextChoices):
-    GOOGLE_PAY = "google_pay"
-    APPLE_PAY = "apple_pay"
-    SAMSUNG_PAY = "samsung_pay"
+# The wallets of the registry (tokens/wallets.py): a new entry there is a new choice here.
+Wallet = models.TextChoices(
+    "Wallet", [(kind.code.upper(), (kind.code, kind.label)) for kind in wallets.WALLETS.values()])
 
 
 class ProvisioningRequest(ConcurrentTransitionMixin, models.Model):
@@ -60,9 +60,10 @@ class ProvisioningRequest(ConcurrentTransitionMixin, models.Model):
     device_type = models.CharField(max_length=32)
     device_os = models.CharField(max_length=32)
     wallet_account_id = models.CharField(max_length=128, blank=True, default="")
-    # Apple Pay's certificates, nonce and signature: public values, needed again if the
-    # provision call is retried.
-    apple_data = models.JSONField(null=True, blank=True)
+    # The wallet's own block from the API request (tokens/wallets.py: Apple Pay's
+    # certificates, nonce and signature), sealed at rest; needed again if the provision
+    # call is retried, erased with the wallet payload once the request is over.
+    wallet_data = EncryptedJSONField()
 
     state = FSMField(default=State.RECEIVED, choices=State.choices, protected=True)
 
@@ -122,6 +123,9 @@ class ProvisioningRequest(ConcurrentTransitionMixin, models.Model):
                 name="pr_payload_expiry_idx",
                 condition=Q(wallet_payload__isnull=False),
             ),
+            # The erase job's second half: wallet data of requests that are over.
+            models.Index(fields=["state"], name="pr_wallet_data_idx",
+                         condition=Q(wallet_data__isnull=False)),
         ]
         permissions = [
             ("retry_provisioningrequest", "Can retry a failed provisioning request"),

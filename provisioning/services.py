@@ -55,7 +55,7 @@ class NewRequest:
     device_type: str
     device_os: str
     wallet_account_id: str = ""
-    apple: dict[str, Any] | None = None
+    wallet_data: dict[str, Any] | None = None  # the wallet's own block (tokens/wallets.py)
 
 
 def create_provisioning_request(new: NewRequest) -> ProvisioningRequest:
@@ -70,7 +70,7 @@ def create_provisioning_request(new: NewRequest) -> ProvisioningRequest:
             device_type=new.device_type,
             device_os=new.device_os,
             wallet_account_id=new.wallet_account_id,
-            apple_data=new.apple,
+            wallet_data=new.wallet_data,
             due_at=timezone.now() + settings.STUCK_AFTER[State.RECEIVED],
             correlation_id=correlation.get(),
         )
@@ -222,7 +222,7 @@ def request_token(request_id) -> None:
         device={"id": request.device_id, "type": request.device_type, "os": request.device_os},
         card=card.as_jwe_payload(),
         wallet_account_id=request.wallet_account_id,
-        apple=request.apple_data,
+        wallet_data=request.wallet_data,
         issuer_decision=request.issuer_decision or "green",
     )
     del card  # the PAN leaves memory with the call object

@@ -37,8 +37,11 @@ logger = logging.getLogger(__name__)
 
 
 class OtpInvalid(ApplicationError):
+    """A well-formed code that was not accepted (wrong, or the last wrong one, or too late):
+    422, the body was valid (a malformed one is 400 `validation_error`)."""
+
     code = "otp_invalid"
-    status_code = 400
+    status_code = 422
     message = "The one-time code is not right."
 
 
@@ -48,7 +51,7 @@ class ResendRefused(ApplicationError):
 
 @dataclass(frozen=True)
 class VerifyOutcome:
-    """What a verify did; the view turns a failure into a coded 400 after the commit."""
+    """What a verify did; the view turns a failure into a coded 422 after the commit."""
 
     request: ProvisioningRequest
     accepted: bool

@@ -22,7 +22,7 @@ from core.models import Trigger
 from core.observability import correlation
 
 from . import lock_objects, step_up, tasks
-from .models import MOVING_STATES, ProvisioningRequest, State
+from .models import MOVING_STATES, TERMINAL_STATES, ProvisioningRequest, State
 
 logger = logging.getLogger(__name__)
 
@@ -105,8 +105,10 @@ def sweep_step_ups(limit: int | None = None) -> dict[str, int]:
 
 
 def erase_expired_wallet_payloads(limit: int | None = None) -> int:
-    """Erase wallet payloads past their time; the API then says `expired`."""
+    """Erase wallet payloads past their time (the API then says `expired`), and the
+    wallet data of requests that are over (no provision call will need it again)."""
     limit = limit or settings.RECONCILE_BATCH_SIZE
+    _erase_wallet_data_of_finished_requests(limit)
     now = timezone.now()
     ids = list(
         ProvisioningRequest.objects.filter(wallet_payload__isnull=False,
@@ -118,4 +120,16 @@ def erase_expired_wallet_payloads(limit: int | None = None) -> int:
         wallet_payload=None, wallet_payload_erased_reason="expired")
     if erased:
         logger.info("wallet payloads erased", extra={"count": erased})
+    return erased
+
+
+def _erase_wallet_data_of_finished_requests(limit: int) -> int:
+    """Terminal requests only: a failed one may still be retried by operations."""
+    ids = list(ProvisioningRequest.objects.filter(wallet_data__isnull=False,
+                                                  state__in=TERMINAL_STATES)
+               .values_list("pk", flat=True)[:limit])
+    erased = ProvisioningRequest.objects.filter(pk__in=ids, state__in=TERMINAL_STATES).update(
+        wallet_data=None)
+    if erased:
+        logger.info("wallet data of finished requests erased", extra={"count": erased})
     return erased

@@ -22,6 +22,7 @@ from core.outside.transport import Response
 
 from core.crypto import jwe
 from core.outside import http_signature
+from tokens import wallets
 
 logger = logging.getLogger(__name__)
 SYSTEM = "token_service"
@@ -79,7 +80,8 @@ class ProvisionCall:
     device: dict[str, str]
     card: dict[str, str] = field(repr=False)  # holds the PAN: never printed
     wallet_account_id: str = ""
-    apple: dict[str, Any] | None = None
+    # The wallet's own block (tokens/wallets.py), put into the body as that wallet says.
+    wallet_data: dict[str, Any] | None = None
     # The issuer's own decision, sent as network issuer-decisioning does: the token
     # service answers with the most restrictive of its own and ours.
     issuer_decision: str = "green"
@@ -105,7 +107,7 @@ class TokenServiceClient(OutsideClient):
             "device": call.device,
             "wallet_account_id": call.wallet_account_id or None,
             "encrypted_card": encrypted,
-            "apple": call.apple,
+            **wallets.get(call.wallet).provision_fields(call.wallet_data),
             "issuer_decision": call.issuer_decision,
         }
         reply = self._call("provision", "POST", "/v2/tokens", body, idempotency_key=call.request_id)

@@ -4,19 +4,12 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from core.serializers import StrictSerializer
 from core.validators import refuse_card_number
 from notifications.models import Channel, Device, Locale, Platform
 
 
-class _NoUnknownFields(serializers.Serializer):
-    def validate(self, attrs):
-        unknown = set(getattr(self, "initial_data", {}) or {}) - set(self.fields)
-        if unknown:
-            raise serializers.ValidationError({name: "Unknown field." for name in sorted(unknown)})
-        return attrs
-
-
-class RegisterDeviceSerializer(_NoUnknownFields):
+class RegisterDeviceSerializer(StrictSerializer):
     device_id = serializers.RegexField(max_length=128, regex=r"^[A-Za-z0-9_.:-]+$",
                                        validators=[refuse_card_number])
     # FCM and APNs tokens are printable ASCII; the gateway decides whether one is alive.
@@ -34,7 +27,7 @@ class DeviceSerializer(serializers.ModelSerializer):
         fields = ["device_id", "platform", "created_at", "updated_at"]
 
 
-class PreferencesSerializer(_NoUnknownFields):
+class PreferencesSerializer(StrictSerializer):
     """Read from a CustomerProfile (stored, or the defaults for a customer who set none)."""
 
     locale = serializers.ChoiceField(choices=Locale.choices, required=False)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 
 from rest_framework import serializers
 
+from core.serializers import StrictSerializer, untrimmed
 from core.validators import refuse_card_number
 from provisioning import customer_codes
-from provisioning.models import ProvisioningRequest, State, Wallet
+from provisioning.models import ProvisioningRequest, State
+from tokens import wallets
 
 logger = logging.getLogger(__name__)
 
@@ -19,60 +19,67 @@ _ID_FIELD = {"max_length": 64, "regex": r"^[A-Za-z0-9_.:-]+$",
              "validators": [refuse_card_number]}
 
 
-def _base64(value: str, field: str, max_bytes: int) -> str:
-    try:
-        raw = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise serializers.ValidationError(f"{field} must be base64.") from None
-    if not raw or len(raw) > max_bytes:
-        raise serializers.ValidationError(f"{field} must be 1 to {max_bytes} bytes.")
-    return value
-
-
-class DeviceSerializer(serializers.Serializer):
+class DeviceSerializer(StrictSerializer):
     id = serializers.RegexField(max_length=128, regex=r"^[A-Za-z0-9_.:-]+$",
                                 validators=[refuse_card_number])
     type = serializers.ChoiceField(choices=["phone", "watch", "tablet", "wearable"])
-    os = serializers.RegexField(max_length=32, regex=r"^[A-Za-z0-9_. -]+$",
+    # Spaces inside only ("iOS 18.1"): a blank or space-padded name is not one.
+    os = serializers.RegexField(max_length=32,
+                                regex=r"^[A-Za-z0-9_.-](?:[A-Za-z0-9_. -]*[A-Za-z0-9_.-])?$",
                                 validators=[refuse_card_number])
 
 
-class AppleDataSerializer(serializers.Serializer):
-    certificates = serializers.ListField(
-        child=serializers.CharField(max_length=8192, validators=[refuse_card_number]),
-        min_length=1, max_length=4
-    )
-    nonce = serializers.CharField(max_length=64, validators=[refuse_card_number])
-    nonce_signature = serializers.CharField(max_length=1024, validators=[refuse_card_number])
-
-    def validate_certificates(self, value):
-        return [_base64(item, "certificates[]", 6144) for item in value]
-
-    def validate_nonce(self, value):
-        return _base64(value, "nonce", 32)
-
-    def validate_nonce_signature(self, value):
-        return _base64(value, "nonce_signature", 768)
+def _common_fields() -> dict[str, serializers.Field]:
+    return {
+        "card_id": serializers.RegexField(**_ID_FIELD),
+        "device": DeviceSerializer(),
+        "wallet_account_id": serializers.RegexField(
+            max_length=128, regex=r"^[A-Za-z0-9_.@:-]+$", required=False, allow_blank=True,
+            validators=[refuse_card_number]),
+    }
 
 
-class CreateProvisioningRequestSerializer(serializers.Serializer):
-    card_id = serializers.RegexField(**_ID_FIELD)
-    wallet = serializers.ChoiceField(choices=Wallet.choices)
-    device = DeviceSerializer()
-    wallet_account_id = serializers.RegexField(max_length=128, regex=r"^[A-Za-z0-9_.@:-]+$",
-                                               required=False, allow_blank=True,
-                                               validators=[refuse_card_number])
-    apple = AppleDataSerializer(required=False, allow_null=True)
+class CreateProvisioningRequestSerializer(StrictSerializer):
+    """The body of a push. Each wallet's own block (tokens/wallets.py: `apple` for Apple Pay)
+    is required for that wallet and refused for any other; its validated value comes out as
+    `wallet_data`. The schema shows one variant per wallet (`push_request_variants`)."""
+
+    wallet = serializers.ChoiceField(choices=wallets.choices())
+
+    def get_fields(self):
+        fields = {**_common_fields(), **super().get_fields()}
+        for name, kind in wallets.data_fields().items():
+            fields[name] = kind.data_serializer(required=False, allow_null=True)
+        return untrimmed(fields)
 
     def validate(self, attrs):
-        unknown = set(self.initial_data) - set(self.fields)
-        if unknown:
-            raise serializers.ValidationError({name: "Unknown field." for name in sorted(unknown)})
-        if attrs["wallet"] == Wallet.APPLE_PAY and not attrs.get("apple"):
-            raise serializers.ValidationError({"apple": "Required for apple_pay."})
-        if attrs["wallet"] != Wallet.APPLE_PAY and attrs.get("apple"):
-            raise serializers.ValidationError({"apple": "Only for apple_pay."})
+        chosen = wallets.get(attrs["wallet"])
+        errors = {}
+        for name, kind in wallets.data_fields().items():
+            if kind is chosen and not attrs.get(name):
+                errors[name] = f"Required for {kind.code}."
+            elif kind is not chosen and attrs.get(name):
+                errors[name] = f"Only for {kind.code}."
+        if errors:
+            raise serializers.ValidationError(errors)
+        data = {name: attrs.pop(name, None) for name in wallets.data_fields()}
+        attrs["wallet_data"] = dict(data[chosen.data_field]) if chosen.data_field else None
         return attrs
+
+
+def _push_request_variant(kind: wallets.WalletKind) -> type[serializers.Serializer]:
+    """The body for one wallet, for the schema only: `wallet` fixed to its code, its own
+    block (if any) required, no other wallet's block."""
+    fields = {**_common_fields(), "wallet": serializers.ChoiceField(choices=[kind.code])}
+    if kind.data_field:
+        fields[kind.data_field] = kind.data_serializer()
+    name = "".join(part.title() for part in kind.code.split("_")) + "PushSerializer"
+    return type(name, (serializers.Serializer,), {
+        **fields, "__doc__": f"A push into {kind.label}.", "__module__": __name__})
+
+
+def push_request_variants() -> dict[str, type[serializers.Serializer]]:
+    return {code: _push_request_variant(kind) for code, kind in wallets.WALLETS.items()}
 
 
 class ProvisioningRequestSerializer(serializers.ModelSerializer):
@@ -148,6 +155,6 @@ class ProvisioningRequestSerializer(serializers.ModelSerializer):
         return customer_codes.customer_failure(obj.failure_code)
 
 
-class VerifyOtpSerializer(serializers.Serializer):
+class VerifyOtpSerializer(StrictSerializer):
     otp = serializers.RegexField(regex=r"^[0-9]{6}$", max_length=6,
                                  error_messages={"invalid": "Six digits."})

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import django_filters
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.openapi import errors
 from core.pagination import NewestFirstCursorPagination
 from provisioning import idempotency, services, step_up
 from provisioning.models import ProvisioningRequest, State, Wallet
@@ -16,6 +17,7 @@ from .serializers import (
     CreateProvisioningRequestSerializer,
     ProvisioningRequestSerializer,
     VerifyOtpSerializer,
+    push_request_variants,
 )
 
 
@@ -29,11 +31,28 @@ class ProvisioningRequestFilter(django_filters.FilterSet):
 
 
 class ProvisioningRequestListCreateView(APIView):
+    pagination_class = NewestFirstCursorPagination
+
     @extend_schema(
-        request=CreateProvisioningRequestSerializer,
-        responses={202: ProvisioningRequestSerializer},
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER,
-                                     required=True)],
+        # One variant per wallet, told apart by `wallet` (tokens/wallets.py).
+        request=PolymorphicProxySerializer(
+            component_name="CreateProvisioningRequest",
+            serializers=push_request_variants(),
+            resource_type_field_name="wallet",
+        ),
+        responses={202: ProvisioningRequestSerializer, **errors(described={
+            400: "Also `idempotency_key_required`, `idempotency_key_invalid`.",
+            409: "`idempotency_key_in_flight`, `already_provisioned`, "
+                 "`provisioning_in_progress`.",
+            422: "`idempotency_key_reused`: the key came with another body.",
+        })},
+        parameters=[OpenApiParameter(
+            "Idempotency-Key", {"type": "string", "minLength": 1,
+                                "maxLength": idempotency.MAX_KEY_LENGTH,
+                                "pattern": idempotency.KEY_PATTERN},
+            OpenApiParameter.HEADER, required=True,
+            description="Unique per push (a UUID): a repeat with the same body replays the "
+                        "first answer.")],
         summary="Push a card into a wallet",
     )
     def post(self, request):
@@ -56,7 +75,7 @@ class ProvisioningRequestListCreateView(APIView):
                 device_type=data["device"]["type"],
                 device_os=data["device"]["os"],
                 wallet_account_id=data.get("wallet_account_id") or "",
-                apple=dict(data["apple"]) if data.get("apple") else None,
+                wallet_data=data["wallet_data"],
             ))
         except Exception:
             idempotency.abandon(claim)
@@ -83,7 +102,7 @@ class ProvisioningRequestListCreateView(APIView):
             from rest_framework.exceptions import ValidationError
 
             raise ValidationError(filtered.errors)
-        paginator = NewestFirstCursorPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(filtered.qs, request, view=self)
         return paginator.get_paginated_response(
             ProvisioningRequestSerializer(page, many=True).data
@@ -99,7 +118,8 @@ class ProvisioningRequestDetailView(APIView):
 
 
 class ProvisioningRequestCancelView(APIView):
-    @extend_schema(request=None, responses={200: ProvisioningRequestSerializer},
+    @extend_schema(request=None, responses={200: ProvisioningRequestSerializer, **errors(
+                       described={409: "`cancel_not_allowed`."})},
                    summary="Withdraw a request")
     def post(self, request, request_id):
         cancelled = services.cancel_request(request.user.customer_id, request_id)
@@ -118,8 +138,14 @@ def _plain(data):
 
 
 class ProvisioningRequestVerifyView(APIView):
-    @extend_schema(request=VerifyOtpSerializer, responses={200: ProvisioningRequestSerializer},
-                   summary="Enter the one-time code of a step-up")
+    @extend_schema(request=VerifyOtpSerializer, responses={
+        200: ProvisioningRequestSerializer,
+        **errors(described={
+            409: "`not_in_step_up`, `otp_already_verified`.",
+            422: "A well-formed code that was not accepted: `otp_invalid` with "
+                 "`attempts_left`; `otp_attempts_exhausted` (now declined) and `otp_expired` "
+                 "(now expired), with the request's new `state`.",
+        })}, summary="Enter the one-time code of a step-up")
     def post(self, request, request_id):
         serializer = VerifyOtpSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -139,7 +165,10 @@ class ProvisioningRequestVerifyView(APIView):
 
 
 class ProvisioningRequestResendOtpView(APIView):
-    @extend_schema(request=None, responses={202: ProvisioningRequestSerializer},
+    @extend_schema(request=None, responses={202: ProvisioningRequestSerializer, **errors(
+                       described={409: "`not_in_step_up`.",
+                                  429: "Also `otp_resend_too_soon` (with `Retry-After`), "
+                                       "`otp_resend_limit_reached`."})},
                    summary="Send a fresh one-time code (the old one stops working)")
     def post(self, request, request_id):
         updated = step_up.resend(request.user.customer_id, request_id)

@@ -60,7 +60,7 @@ def test_wrong_codes_decline_and_delete_the_inactive_token(stack):
     client = stack.client()
     url = f"{stack.api}/api/v1/provisioning-requests/{created['id']}/verify"
     answers = [client.post(url, json={"otp": wrong}, timeout=10) for _ in range(3)]
-    assert [a.status_code for a in answers] == [400, 400, 400]
+    assert [a.status_code for a in answers] == [422, 422, 422]
     assert [a.json()["error"]["details"]["attempts_left"] for a in answers] == [2, 1, 0]
     assert stack.read(created["id"])["state"] == "declined"
     token = Token.objects.get(provisioning_request_id=created["id"])
@@ -87,7 +87,7 @@ def test_resend_sends_a_fresh_code_and_the_old_one_dies(stack, settings):
     new = latest_code(stack, after=sent_before)
     url = f"{stack.api}/api/v1/provisioning-requests/{created['id']}/verify"
     if new != old:
-        assert client.post(url, json={"otp": old}, timeout=10).status_code == 400
+        assert client.post(url, json={"otp": old}, timeout=10).status_code == 422
     assert client.post(url, json={"otp": new}, timeout=10).status_code == 200
     assert stack.wait_terminal(created["id"]).state == "provisioned"
 

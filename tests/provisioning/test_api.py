@@ -69,7 +69,7 @@ def test_apple_pay_with_valid_data_is_accepted(api_client):
              "nonce_signature": "c2lnbmF0dXJl"}
     response = post(api_client, body(wallet="apple_pay", apple=apple))
     assert response.status_code == 202
-    assert ProvisioningRequest.objects.get(pk=response.json()["id"]).apple_data == apple
+    assert ProvisioningRequest.objects.get(pk=response.json()["id"]).wallet_data == apple
 
 
 @pytest.mark.django_db

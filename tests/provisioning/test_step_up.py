@@ -51,10 +51,10 @@ def test_right_code_is_200_and_consumes_the_code(api_client):
 
 
 @pytest.mark.django_db
-def test_wrong_code_is_400_with_attempts_left(api_client):
+def test_wrong_code_is_422_with_attempts_left(api_client):
     request = stepped_up()
     response = verify(api_client, request, "000000")
-    assert response.status_code == 400
+    assert response.status_code == 422
     error = response.json()["error"]
     assert error["code"] == "otp_invalid"
     assert error["details"]["attempts_left"] == 2
@@ -65,7 +65,7 @@ def test_wrong_code_is_400_with_attempts_left(api_client):
 def test_last_wrong_code_declines_the_request(api_client):
     request = stepped_up(attempts_left=1)
     response = verify(api_client, request, "000000")
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert response.json()["error"]["code"] == "otp_attempts_exhausted"
     stored = ProvisioningRequest.objects.get(pk=request.pk)
     assert (stored.state, stored.failure_code) == (State.DECLINED, "otp_attempts_exhausted")
@@ -75,7 +75,7 @@ def test_last_wrong_code_declines_the_request(api_client):
 def test_code_after_the_time_is_up_expires_the_request(api_client):
     request = stepped_up(expires_in=-1)
     response = verify(api_client, request, CODE)
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert response.json()["error"]["code"] == "otp_expired"
     assert ProvisioningRequest.objects.get(pk=request.pk).state == State.EXPIRED
 

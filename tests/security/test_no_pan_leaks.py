@@ -106,7 +106,7 @@ def _step_up(stack, request_id: str) -> list[str]:
     session = stack.client()
     url = f"{stack.api}/api/v1/provisioning-requests/{request_id}/verify"
     wrong = "000000" if codes[-1] != "000000" else "111111"
-    assert session.post(url, json={"otp": wrong}, timeout=10).status_code == 400
+    assert session.post(url, json={"otp": wrong}, timeout=10).status_code == 422
     assert session.post(url, json={"otp": codes[-1]}, timeout=10).status_code == 200
     stack.wait_for_state(request_id, "provisioned")
     return codes + [wrong]
