@@ -20,6 +20,8 @@ import pytest
 import requests
 
 from core.auth import mint_dev_token
+from devstack import wait_until
+from provisioning.models import MOVING_STATES, ProvisioningRequest
 from tests.live import ARTIFACTS
 
 pytestmark = pytest.mark.integration
@@ -104,6 +106,11 @@ def test_schemathesis_finds_no_failure_with_all_checks(stack, unthrottled, tmp_p
     (ARTIFACTS / "schemathesis.log").write_text(output)
     generated = re.search(r"(\d+) generated", output)
     print(f"schemathesis: {generated and generated.group(0)} in {seconds:.0f} s")
+    # What the run created is still moving through the worker: the test ends when it has
+    # stopped, so no task of this test's requests runs into the next test's database.
+    wait_until(lambda: not ProvisioningRequest.objects.filter(
+        customer_id=CUSTOMER, state__in=MOVING_STATES).exists(), timeout=90,
+        message="requests schemathesis created still moving")
     assert run.returncode == 0, output[-6000:]
     operations = sum(len(item) for item in requests.get(
         f"{stack.api}/api/schema/?format=json", timeout=10).json()["paths"].values())
