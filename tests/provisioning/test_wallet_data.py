@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from provisioning import services
+from provisioning import sweeps
 from provisioning.models import ProvisioningRequest, State
 from tests.factories import ProvisioningRequestFactory
 from tokens import wallets
@@ -45,7 +45,7 @@ def test_the_erase_job_drops_wallet_data_of_finished_requests_only():
                 for state in (State.PROVISIONED, State.DECLINED, State.CANCELLED)]
     kept = [ProvisioningRequestFactory(wallet="apple_pay", wallet_data=APPLE, state=state)
             for state in (State.RECEIVED, State.TOKEN_REQUESTED, State.FAILED)]
-    services.erase_expired_wallet_payloads()
+    sweeps.erase_expired_wallet_payloads()
     for request in finished:
         assert ProvisioningRequest.objects.get(pk=request.pk).wallet_data is None
     for request in kept:
