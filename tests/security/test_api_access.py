@@ -10,7 +10,6 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings as django_settings
-from django.urls import URLPattern, URLResolver, get_resolver
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 from rest_framework.test import APIClient
@@ -18,6 +17,7 @@ from rest_framework.test import APIClient
 from core import dev_keys
 from provisioning.models import ProvisioningRequest, State
 from tests.factories import ProvisioningRequestFactory, TokenFactory
+from tests.security.support import api_v1_patterns
 from tokens.models import Token
 
 LIST_URL = "/api/v1/provisioning-requests"
@@ -121,15 +121,10 @@ def test_a_server_configured_with_a_symmetric_algorithm_refuses_every_token(sett
 
 # --- per-customer scoping ---------------------------------------------------------------
 
-def _object_routes(resolver=None, prefix=""):
+def _object_routes():
     """Every API v1 route that names one object, as (route, parameter name)."""
-    resolver = resolver or get_resolver()
-    for pattern in resolver.url_patterns:
-        route = prefix + str(pattern.pattern)
-        if isinstance(pattern, URLResolver):
-            yield from _object_routes(pattern, route)
-        elif isinstance(pattern, URLPattern) and route.startswith("api/v1/") \
-                and pattern.pattern.converters:
+    for route, pattern in api_v1_patterns():
+        if pattern.pattern.converters:
             yield route, next(iter(pattern.pattern.converters))
 
 
