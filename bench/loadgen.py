@@ -245,11 +245,8 @@ class Load:
         url = f"{self.api_url}/api/v1/provisioning-requests/{trace.request_id}"
         verified_code: str | None = None
         while self.now() < deadline:
-            await asyncio.sleep(self.poll_interval)
-            response = await self._timed(trace.reads, "GET", url, headers=self.headers(app))
-            if response is None or response.status_code != 200:
+            if await self._poll_state(app, trace, url) is None:
                 continue
-            trace.state = response.json().get("state")
             if trace.state in TERMINAL:
                 trace.terminal_seen_at = self.now()
                 return
@@ -260,6 +257,16 @@ class Load:
                                                json={"otp": code}, headers=self.headers(app))
                     if answer is not None and answer.status_code in (200, 409):
                         verified_code = code  # 409: already verified (a retried verify)
+
+    async def _poll_state(self, app: App, trace: Trace, url: str) -> str | None:
+        """After one poll interval, read the row's state into the trace; None when the read
+        failed (the trace keeps the last state seen)."""
+        await asyncio.sleep(self.poll_interval)
+        response = await self._timed(trace.reads, "GET", url, headers=self.headers(app))
+        if response is None or response.status_code != 200:
+            return None
+        trace.state = response.json().get("state")
+        return trace.state
 
     async def _latest_code(self, app: App) -> str | None:
         try:
@@ -284,12 +291,7 @@ class Load:
         trace.request_id = created["id"]
         url = f"{self.api_url}/bench/floor/rows/{trace.request_id}"
         while self.now() < deadline:
-            await asyncio.sleep(self.poll_interval)
-            response = await self._timed(trace.reads, "GET", url, headers=self.headers(app))
-            if response is None or response.status_code != 200:
-                continue
-            trace.state = response.json().get("state")
-            if trace.state == "done":
+            if await self._poll_state(app, trace, url) == "done":
                 trace.terminal_seen_at = self.now()
                 return
 

@@ -207,18 +207,9 @@ class RuleChangeAdmin(ReadOnlyAdmin):
 
 
 @admin.register(RuleResult)
-class RuleResultAdmin(ServiceModelAdmin):
+class RuleResultAdmin(ReadOnlyAdmin):
     list_display = ["request", "rule_key", "rule_version", "mode", "outcome", "reason_code",
                     "created_at"]
     list_filter = ["outcome", "mode", "rule_key"]
     search_fields = ["=request__id"]
     readonly_fields = [f.name for f in RuleResult._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

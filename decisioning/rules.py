@@ -122,22 +122,23 @@ def active_tokens_per_card(params: dict, facts: Facts) -> Verdict:
     return Verdict(_outcome(params), "too_many_tokens", {"live_tokens": live, "max": maximum})
 
 
+def _velocity(params: dict, default_max: int, count: Callable[[], int], code: str) -> Verdict:
+    """Pushes in the last 24 hours against params["max"] (this push included)."""
+    maximum = int(params.get("max", default_max))
+    attempts = count()
+    if attempts <= maximum:
+        return GREEN
+    return Verdict(_outcome(params), code, {"attempts_24h": attempts, "max": maximum})
+
+
 def attempts_per_customer(params: dict, facts: Facts) -> Verdict:
     """params: {"max": 10, "outcome": "red"}: pushes by this customer in 24 hours."""
-    maximum = int(params.get("max", 10))
-    count = facts.history.attempts_by_customer()
-    if count <= maximum:
-        return GREEN
-    return Verdict(_outcome(params), "customer_velocity", {"attempts_24h": count, "max": maximum})
+    return _velocity(params, 10, facts.history.attempts_by_customer, "customer_velocity")
 
 
 def attempts_per_device(params: dict, facts: Facts) -> Verdict:
     """params: {"max": 5, "outcome": "red"}: pushes from this device in 24 hours."""
-    maximum = int(params.get("max", 5))
-    count = facts.history.attempts_by_device()
-    if count <= maximum:
-        return GREEN
-    return Verdict(_outcome(params), "device_velocity", {"attempts_24h": count, "max": maximum})
+    return _velocity(params, 5, facts.history.attempts_by_device, "device_velocity")
 
 
 def new_device(params: dict, facts: Facts) -> Verdict:

@@ -31,7 +31,7 @@ def _mask(value: str, keep: int = 3) -> str:
 
 
 @admin.register(Notification)
-class NotificationAdmin(ServiceModelAdmin):
+class NotificationAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "customer_id", "template_key", "channel", "status",
                     "attempts", "last_error", "fallback_reason", "sent_at"]
     list_filter = ["status", "channel", "template_key", "locale", "last_error"]
@@ -54,15 +54,6 @@ class NotificationAdmin(ServiceModelAdmin):
     def holds_secret(self, obj: Notification) -> bool:
         # Whether a sealed value is stored, without opening it.
         return obj.__dict__.get("secret_context") is not None
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_resend_permission(self, request) -> bool:
         return request.user.has_perm("notifications.resend_notification")

@@ -6,10 +6,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from .auth import require_bearer
+from .auth import admit_bearer
 from .cards import PRODUCT
 from .errors import SandboxError, read_json_object, require_str
-from .faults import apply_faults
 from .state import SandboxState
 
 WALLETS = ("google_pay", "apple_pay", "samsung_pay")
@@ -17,10 +16,7 @@ _INELIGIBLE_REASONS = {"blocked": "card_blocked", "expired": "card_expired"}
 
 
 async def _admit(request: Request, operation: str) -> SandboxState:
-    state: SandboxState = request.app.state.sandbox
-    state.count_call("issuer", operation)
-    await apply_faults(state, "issuer")
-    require_bearer(request, state.config.credentials.issuer_api_key)
+    state, _ = await admit_bearer(request, "issuer", operation, lambda c: c.issuer_api_key)
     return state
 
 

@@ -15,9 +15,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from .auth import require_bearer
+from .auth import admit_bearer
 from .errors import SandboxError, parse_json_object, read_json_object
-from .faults import apply_faults, lose_answer
+from .faults import lose_answer
 from .idempotency import fingerprint_of, require_key, run_idempotent
 from .state import IdempotencyRecord, SandboxState
 from .visa_direct_state import CURRENCY
@@ -28,11 +28,7 @@ _SETTLED = {"capture": "captured", "release": "released"}
 
 
 async def _admit(request: Request, operation: str) -> tuple[SandboxState, bool]:
-    state: SandboxState = request.app.state.sandbox
-    state.count_call("mpesa", operation)
-    lose = await apply_faults(state, "mpesa")
-    require_bearer(request, state.config.credentials.mpesa_api_key)
-    return state, lose
+    return await admit_bearer(request, "mpesa", operation, lambda c: c.mpesa_api_key)
 
 
 def _answer(status: int, body: dict[str, Any], replayed: bool) -> JSONResponse:

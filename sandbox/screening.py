@@ -15,9 +15,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from .auth import require_bearer
+from .auth import admit_bearer
 from .errors import SandboxError, read_json_object
-from .faults import apply_faults
 from .state import SandboxState
 from .visa_direct_state import Screening, iso_now
 
@@ -27,10 +26,7 @@ _COUNTRY = re.compile(r"^[A-Z]{2}$")
 
 
 async def _admit(request: Request, operation: str) -> SandboxState:
-    state: SandboxState = request.app.state.sandbox
-    state.count_call("screening", operation)
-    await apply_faults(state, "screening")
-    require_bearer(request, state.config.credentials.screening_api_key)
+    state, _ = await admit_bearer(request, "screening", operation, lambda c: c.screening_api_key)
     return state
 
 

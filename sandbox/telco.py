@@ -13,20 +13,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from .auth import require_bearer
+from .auth import admit_bearer
 from .errors import SandboxError
-from .faults import apply_faults
-from .state import SandboxState
 
 _MSISDN = re.compile(r"^\+?\d{8,15}$")
 _SWAP_AGO = {"01": timedelta(hours=1), "02": timedelta(days=10)}
 
 
 async def sim_swap(request: Request) -> JSONResponse:
-    state: SandboxState = request.app.state.sandbox
-    state.count_call("telco", "sim_swap")
-    await apply_faults(state, "telco")
-    require_bearer(request, state.config.credentials.issuer_api_key)
+    await admit_bearer(request, "telco", "sim_swap", lambda c: c.issuer_api_key)
     msisdn = request.path_params["msisdn"]
     if not _MSISDN.match(msisdn):
         raise SandboxError(400, "invalid_msisdn", "msisdn must be an E.164 number")

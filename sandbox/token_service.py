@@ -10,7 +10,7 @@ import asyncio
 import base64
 import binascii
 import os
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -54,6 +54,16 @@ async def _admit(request: Request, operation: str) -> tuple[SandboxState, bytes]
     """Count, apply faults, and check the signature; return the state and raw body."""
     state, body, _ = await admit_signed(request, "token_service", operation)
     return state, body
+
+
+T = TypeVar("T")
+
+
+def _found(thing: T | None, message: str) -> T:
+    """The looked-up record, or the 404 the real service answers for an unknown id."""
+    if thing is None:
+        raise SandboxError(404, "not_found", message)
+    return thing
 
 
 def _answer(status: int, body: dict[str, Any], replayed: bool) -> JSONResponse:
@@ -216,9 +226,8 @@ async def provision(request: Request) -> JSONResponse:
 async def provision_status(request: Request) -> JSONResponse:
     state, _ = await _admit(request, "provision_status")
     with state.lock:
-        provision = state.provisions.get(request.path_params["request_id"])
-        if provision is None:
-            raise SandboxError(404, "not_found", "no provision with this request id")
+        provision = _found(state.provisions.get(request.path_params["request_id"]),
+                           "no provision with this request id")
         return JSONResponse(state.provision_body(provision))
 
 
@@ -228,9 +237,7 @@ async def provision_status(request: Request) -> JSONResponse:
 async def get_token(request: Request) -> JSONResponse:
     state, _ = await _admit(request, "get_token")
     with state.lock:
-        token = state.tokens.get(request.path_params["token_ref"])
-        if token is None:
-            raise SandboxError(404, "not_found", "no such token")
+        token = _found(state.tokens.get(request.path_params["token_ref"]), "no such token")
         return JSONResponse(token.public())
 
 
@@ -245,9 +252,7 @@ async def _change_token(request: Request, operation: str) -> JSONResponse:
         if payload.get("reason") is not None and not isinstance(payload["reason"], str):
             raise SandboxError(400, "invalid_request", "reason must be a string")
         with state.lock:
-            token = state.tokens.get(token_ref)
-            if token is None:
-                raise SandboxError(404, "not_found", "no such token")
+            token = _found(state.tokens.get(token_ref), "no such token")
             if token.status not in sources:
                 raise SandboxError(
                     409, "invalid_state", f"cannot {operation} a {token.status} token"

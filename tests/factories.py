@@ -7,6 +7,7 @@ construction is the one sanctioned bypass, and it lives only here.
 import uuid
 
 import factory
+from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
 from provisioning.models import ProvisioningRequest, State, Wallet
@@ -46,3 +47,11 @@ class TokenFactory(factory.django.DjangoModelFactory):
     # A suspended token is the customer's own suspension unless a test says otherwise.
     suspended_by = factory.LazyAttribute(
         lambda token: "customer" if token.state == TokenState.SUSPENDED else "")
+
+
+def staff_member(username: str, group: str) -> User:
+    """A staff user in one of the seeded groups (operations, support), fresh from the
+    database so its permission cache is empty."""
+    user = User.objects.create_user(username, password="x" * 14, is_staff=True)
+    user.groups.add(Group.objects.get(name=group))
+    return User.objects.get(pk=user.pk)

@@ -70,16 +70,22 @@ class Stack:
         session.headers["Authorization"] = f"Bearer {mint_dev_token(customer_id)}"
         return session
 
-    def create(self, card_id: str, wallet: str = "google_pay", customer_id: str = "cust_demo",
-               device_id: str | None = None, **extra) -> dict:
+    def post_create(self, card_id: str, wallet: str = "google_pay",
+                    customer_id: str = "cust_demo", device_id: str | None = None,
+                    **extra) -> requests.Response:
+        """POST a new push with a fresh idempotency key; the answer, whatever it is."""
         import uuid
 
         body = {"card_id": card_id, "wallet": wallet,
                 "device": {"id": device_id or f"dev-{uuid.uuid4().hex[:12]}", "type": "phone",
                            "os": "android-15"}, **extra}
-        response = self.client(customer_id).post(
+        return self.client(customer_id).post(
             f"{self.api}/api/v1/provisioning-requests", json=body,
             headers={"Idempotency-Key": str(uuid.uuid4())}, timeout=10)
+
+    def create(self, card_id: str, wallet: str = "google_pay", customer_id: str = "cust_demo",
+               device_id: str | None = None, **extra) -> dict:
+        response = self.post_create(card_id, wallet, customer_id, device_id, **extra)
         assert response.status_code == 202, response.text
         return response.json()
 

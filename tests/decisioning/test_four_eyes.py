@@ -6,38 +6,32 @@ rule before and after, and that record is never rewritten."""
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Group, User
 from django.db import DatabaseError, transaction
 from django.urls import reverse
 
 from core.errors import ApplicationError
 from decisioning import services
 from decisioning.models import ChangeStatus, DecisionRule, DecisionRuleVersion, RuleChange
+from tests.factories import staff_member
 
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = "admin:decisioning_rulechange_changelist"
 
 
-def member(username: str, group: str) -> User:
-    user = User.objects.create_user(username, password="x" * 14, is_staff=True)
-    user.groups.add(Group.objects.get(name=group))
-    return User.objects.get(pk=user.pk)
-
-
 @pytest.fixture
 def amina():
-    return member("ops_amina", "operations")
+    return staff_member("ops_amina", "operations")
 
 
 @pytest.fixture
 def brian():
-    return member("ops_brian", "operations")
+    return staff_member("ops_brian", "operations")
 
 
 @pytest.fixture
 def support():
-    return member("support_wanjiru", "support")
+    return staff_member("support_wanjiru", "support")
 
 
 def edited(rule_key: str, **fields) -> DecisionRule:

@@ -101,15 +101,21 @@ def _sim_swap_migration():
     return importlib.import_module("decisioning.migrations.0005_sim_swap_declines_by_default")
 
 
-@pytest.mark.django_db
-def test_the_migration_moves_the_rule_still_on_the_old_defaults_to_decline():
+def _migrate_sim_swap_rule_from(params: dict) -> tuple[DecisionRule, int]:
+    """Put the sim-swap rule on `params`, run the data migration; the rule after it and
+    its version before it."""
     from django.apps import apps
 
-    old = {"decline_within_hours": 0, "step_up_within_hours": 168, "on_lookup_failure": "yellow"}
-    DecisionRule.objects.filter(key="sim-swap").update(params=old)
+    DecisionRule.objects.filter(key="sim-swap").update(params=params)
     before = DecisionRule.objects.get(key="sim-swap").version
     _sim_swap_migration().decline_on_recent_or_unknown_swap(apps, None)
-    rule = DecisionRule.objects.get(key="sim-swap")
+    return DecisionRule.objects.get(key="sim-swap"), before
+
+
+@pytest.mark.django_db
+def test_the_migration_moves_the_rule_still_on_the_old_defaults_to_decline():
+    old = {"decline_within_hours": 0, "step_up_within_hours": 168, "on_lookup_failure": "yellow"}
+    rule, before = _migrate_sim_swap_rule_from(old)
     assert rule.params == {"decline_within_hours": 168, "on_lookup_failure": "red"}
     assert (rule.version, rule.updated_by) == (before + 1, "migration")
     latest = DecisionRuleVersion.objects.get(rule=rule, version=before + 1)
@@ -121,13 +127,8 @@ def test_the_migration_moves_the_rule_still_on_the_old_defaults_to_decline():
 
 @pytest.mark.django_db
 def test_the_migration_leaves_a_rule_operations_tuned_alone():
-    from django.apps import apps
-
     tuned = {"decline_within_hours": 24, "step_up_within_hours": 72, "on_lookup_failure": "yellow"}
-    DecisionRule.objects.filter(key="sim-swap").update(params=tuned)
-    before = DecisionRule.objects.get(key="sim-swap").version
-    _sim_swap_migration().decline_on_recent_or_unknown_swap(apps, None)
-    rule = DecisionRule.objects.get(key="sim-swap")
+    rule, before = _migrate_sim_swap_rule_from(tuned)
     assert (rule.params, rule.version) == (tuned, before)
     assert not DecisionRuleVersion.objects.filter(rule=rule, version=before + 1).exists()
 

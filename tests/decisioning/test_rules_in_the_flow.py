@@ -17,7 +17,7 @@ from tests.decisioning.rules_support import (  # noqa: F401  (telco: an autouse 
     set_params,
     telco,
 )
-from tests.factories import ProvisioningRequestFactory
+from tests.factories import ProvisioningRequestFactory, staff_member
 from tokens.models import Token
 from tokens.token_service import Decision
 
@@ -27,6 +27,15 @@ from tokens.token_service import Decision
 class Issuer:
     def check_eligibility(self, **kwargs):
         return ELIGIBLE
+
+
+def _checked(monkeypatch, **fields) -> ProvisioningRequest:
+    """A received request put through the eligibility check (the issuer says eligible); the
+    row as stored after it."""
+    monkeypatch.setattr(services, "IssuerClient", Issuer)
+    request = ProvisioningRequestFactory(state=State.RECEIVED, **fields)
+    services.check_eligibility(request.pk)
+    return ProvisioningRequest.objects.get(pk=request.pk)
 
 
 @pytest.mark.django_db
@@ -45,18 +54,15 @@ def test_the_most_restrictive_of_issuer_and_token_service_wins(monkeypatch, issu
         only("new-device")
     else:
         only()
-    monkeypatch.setattr(services, "IssuerClient", Issuer)
-    request = ProvisioningRequestFactory(state=State.RECEIVED, customer_msisdn="+254700000100")
-    services.check_eligibility(request.pk)
-    stored = ProvisioningRequest.objects.get(pk=request.pk)
+    stored = _checked(monkeypatch, customer_msisdn="+254700000100")
     assert stored.state == State.ELIGIBLE
     with transaction.atomic():
         stored.mark_token_requested(by=Trigger.WORKER)
         stored.save()
-    token_ref = None if tsp == "red" else f"tkn_{request.pk.hex[:8]}"
-    services.apply_decision(request.pk, Decision(tsp, token_ref, None, "1234", "12/29", None),
+    token_ref = None if tsp == "red" else f"tkn_{stored.pk.hex[:8]}"
+    services.apply_decision(stored.pk, Decision(tsp, token_ref, None, "1234", "12/29", None),
                             by=Trigger.WORKER)
-    final = ProvisioningRequest.objects.get(pk=request.pk)
+    final = ProvisioningRequest.objects.get(pk=stored.pk)
     assert final.state == expected
     if issuer_yellow:
         assert "new_device" in final.decision_reasons
@@ -66,10 +72,7 @@ def test_the_most_restrictive_of_issuer_and_token_service_wins(monkeypatch, issu
 def test_a_recent_sim_swap_ends_ineligible_before_the_token_service_is_asked(monkeypatch, telco):
     only("sim-swap")
     telco.swapped_hours_ago = 1
-    monkeypatch.setattr(services, "IssuerClient", Issuer)
-    request = ProvisioningRequestFactory(state=State.RECEIVED)
-    services.check_eligibility(request.pk)
-    stored = ProvisioningRequest.objects.get(pk=request.pk)
+    stored = _checked(monkeypatch)
     assert (stored.state, stored.failure_code) == (State.INELIGIBLE, "sim_swap_recent")
     assert not Token.objects.filter(provisioning_request=stored).exists()
 
@@ -79,12 +82,9 @@ def test_issuer_red_ends_ineligible_with_the_reason_and_the_rule_results(monkeyp
     only("sim-swap", "kyc-tier")
     set_params("sim-swap", decline_within_hours=24)
     telco.swapped_hours_ago = 1
-    monkeypatch.setattr(services, "IssuerClient", Issuer)
-    request = ProvisioningRequestFactory(state=State.RECEIVED)
-    services.check_eligibility(request.pk)
-    stored = ProvisioningRequest.objects.get(pk=request.pk)
+    stored = _checked(monkeypatch)
     assert (stored.state, stored.failure_code) == (State.INELIGIBLE, "sim_swap_recent")
-    assert sorted(RuleResult.objects.filter(request=request).values_list("rule_key", "outcome")) \
+    assert sorted(RuleResult.objects.filter(request=stored).values_list("rule_key", "outcome")) \
         == [("kyc-tier", "green"), ("sim-swap", "red")]
 
 
@@ -106,11 +106,7 @@ def test_api_shows_neither_the_rule_nor_its_inputs(api_client, customer_id):
 
 @pytest.mark.django_db
 def test_support_sees_every_rule_result_with_its_inputs_on_the_request_page(client):
-    from django.contrib.auth.models import Group, User
-
-    user = User.objects.create_user("support_wanjiru", password="x" * 14, is_staff=True)
-    user.groups.add(Group.objects.get(name="support"))
-    client.force_login(user)
+    client.force_login(staff_member("support_wanjiru", "support"))
     request = ProvisioningRequestFactory(state=State.STEP_UP_REQUIRED, issuer_decision="yellow",
                                          decision_reasons=["sim_swap_recent"])
     RuleResult.objects.create(request=request, rule_key="sim-swap", rule_kind="sim_swap",
@@ -124,13 +120,9 @@ def test_support_sees_every_rule_result_with_its_inputs_on_the_request_page(clie
 
 @pytest.mark.django_db
 def test_only_operations_may_edit_a_rule(client):
-    from django.contrib.auth.models import Group, User
-
     rule = DecisionRule.objects.get(key="attempts-per-customer")
     url = f"/admin/decisioning/decisionrule/{rule.pk}/change/"
-    support = User.objects.create_user("support_x", password="x" * 14, is_staff=True)
-    support.groups.add(Group.objects.get(name="support"))
-    client.force_login(support)
+    client.force_login(staff_member("support_x", "support"))
     # A tighter limit: it applies at once (a weakening edit waits for a second person).
     form = {"key": "attempts-per-customer", "kind": "attempts_per_customer",
             "description": "", "enabled": "on", "mode": "enforce",
@@ -139,9 +131,7 @@ def test_only_operations_may_edit_a_rule(client):
             "versions-TOTAL_FORMS": "0", "versions-INITIAL_FORMS": "0"}
     client.post(url, form)
     assert DecisionRule.objects.get(pk=rule.pk).version == 1
-    operations = User.objects.create_user("ops_x", password="x" * 14, is_staff=True)
-    operations.groups.add(Group.objects.get(name="operations"))
-    client.force_login(operations)
+    client.force_login(staff_member("ops_x", "operations"))
     response = client.post(url, form)
     assert response.status_code == 302
     edited = DecisionRule.objects.get(pk=rule.pk)

@@ -95,11 +95,7 @@ def test_resend_sends_a_fresh_code_and_the_old_one_dies(stack, settings):
 def test_second_push_of_the_same_card_to_the_same_wallet_and_device_is_409(stack):
     first = stack.create("card_green", device_id="pixel-dup")
     stack.wait_terminal(first["id"])
-    response = stack.client().post(
-        f"{stack.api}/api/v1/provisioning-requests",
-        json={"card_id": "card_green", "wallet": "google_pay",
-              "device": {"id": "pixel-dup", "type": "phone", "os": "android-15"}},
-        headers={"Idempotency-Key": f"dup-{time.time()}"}, timeout=10)
+    response = stack.post_create("card_green", device_id="pixel-dup")
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "already_provisioned"
 
@@ -108,11 +104,7 @@ def test_second_push_while_the_first_is_still_moving_is_409_in_progress(stack):
     # card_late waits about half a second for its decision by webhook: the second push
     # arrives while the first is still moving, on either database backend.
     first = stack.create("card_late", device_id="pixel-busy")
-    response = stack.client().post(
-        f"{stack.api}/api/v1/provisioning-requests",
-        json={"card_id": "card_late", "wallet": "google_pay",
-              "device": {"id": "pixel-busy", "type": "phone", "os": "android-15"}},
-        headers={"Idempotency-Key": f"busy-{time.time()}"}, timeout=10)
+    response = stack.post_create("card_late", device_id="pixel-busy")
     assert response.status_code == 409
     error = response.json()["error"]
     assert error["code"] == "provisioning_in_progress"

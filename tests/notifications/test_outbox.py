@@ -19,9 +19,14 @@ def _ago(seconds: float):
     return timezone.now() - timedelta(seconds=seconds)
 
 
-def test_a_pending_row_whose_message_was_lost_is_enqueued_again(settings,
-                                                               django_capture_on_commit_callbacks):
+@pytest.fixture
+def drain_after_a_minute(settings):
+    """The drain takes a pending row only once it is a minute overdue."""
     settings.NOTIFICATION_DRAIN_AFTER_SECONDS = 60
+
+
+def test_a_pending_row_whose_message_was_lost_is_enqueued_again(
+        drain_after_a_minute, django_capture_on_commit_callbacks):
     lost = NotificationFactory(next_attempt_at=_ago(61))
     with django_capture_on_commit_callbacks() as callbacks:
         counts = services.drain_outbox()
@@ -30,18 +35,16 @@ def test_a_pending_row_whose_message_was_lost_is_enqueued_again(settings,
     assert stored(lost).next_attempt_at > _ago(5)
 
 
-def test_a_row_due_only_moments_ago_is_left_to_its_own_task(settings,
-                                                           django_capture_on_commit_callbacks):
-    settings.NOTIFICATION_DRAIN_AFTER_SECONDS = 60
+def test_a_row_due_only_moments_ago_is_left_to_its_own_task(
+        drain_after_a_minute, django_capture_on_commit_callbacks):
     NotificationFactory(next_attempt_at=_ago(10))
     with django_capture_on_commit_callbacks() as callbacks:
         services.drain_outbox()
     assert enqueued_dispatches(callbacks) == []
 
 
-def test_a_drained_row_is_not_enqueued_again_by_the_next_sweep(settings,
-                                                              django_capture_on_commit_callbacks):
-    settings.NOTIFICATION_DRAIN_AFTER_SECONDS = 60
+def test_a_drained_row_is_not_enqueued_again_by_the_next_sweep(
+        drain_after_a_minute, django_capture_on_commit_callbacks):
     NotificationFactory(next_attempt_at=_ago(61))
     with django_capture_on_commit_callbacks() as callbacks:
         services.drain_outbox()

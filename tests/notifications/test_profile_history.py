@@ -5,23 +5,17 @@ Operations read the numbers; support reads them masked; nobody rewrites the hist
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Group, User
 from django.db import DatabaseError, transaction
 from django.urls import reverse
 
 from notifications import profiles
 from notifications.models import CustomerProfile, CustomerProfileChange
+from tests.factories import staff_member
 
 pytestmark = pytest.mark.django_db
 
 OLD, NEW = "+254700000100", "+254711112222"
 HISTORY = "admin:notifications_customerprofilechange_changelist"
-
-
-def member(username: str, group: str) -> User:
-    user = User.objects.create_user(username, password="x" * 14, is_staff=True)
-    user.groups.add(Group.objects.get(name=group))
-    return User.objects.get(pk=user.pk)
 
 
 @pytest.fixture
@@ -38,7 +32,7 @@ def edit_in_admin(client, profile, **changes):
 
 def test_an_sms_number_edited_in_admin_is_recorded_with_before_after_who_and_when(client,
                                                                                  profile):
-    client.force_login(member("ops_brian", "operations"))
+    client.force_login(staff_member("ops_brian", "operations"))
     response = edit_in_admin(client, profile, msisdn=NEW)
     assert response.status_code == 302
     assert CustomerProfile.objects.get(pk=profile.pk).msisdn == NEW
@@ -49,7 +43,7 @@ def test_an_sms_number_edited_in_admin_is_recorded_with_before_after_who_and_whe
 
 
 def test_saving_a_profile_unchanged_records_nothing(client, profile):
-    client.force_login(member("ops_brian", "operations"))
+    client.force_login(staff_member("ops_brian", "operations"))
     assert edit_in_admin(client, profile).status_code == 302
     assert not CustomerProfileChange.objects.exists()
 
@@ -64,12 +58,12 @@ def test_a_preference_set_from_the_app_is_recorded_as_the_customers(profile):
 def test_operations_read_the_numbers_and_support_reads_them_masked(client, profile):
     profiles.edit_customer_profile(
         CustomerProfile(pk=profile.pk, customer_id="cust_demo", msisdn=NEW),
-        actor=member("ops_brian", "operations"))
-    client.force_login(member("ops_amina", "operations"))
+        actor=staff_member("ops_brian", "operations"))
+    client.force_login(staff_member("ops_amina", "operations"))
     page = client.get(reverse(HISTORY)).content.decode()
     assert OLD in page and NEW in page and "ops_brian" in page
 
-    client.force_login(member("support_wanjiru", "support"))
+    client.force_login(staff_member("support_wanjiru", "support"))
     response = client.get(reverse(HISTORY))
     assert response.status_code == 200
     page = response.content.decode()
@@ -83,8 +77,8 @@ def test_operations_read_the_numbers_and_support_reads_them_masked(client, profi
 def test_support_cannot_filter_the_history_by_a_number(client, profile):
     profiles.edit_customer_profile(
         CustomerProfile(pk=profile.pk, customer_id="cust_demo", msisdn=NEW),
-        actor=member("ops_brian", "operations"))
-    client.force_login(member("support_wanjiru", "support"))
+        actor=staff_member("ops_brian", "operations"))
+    client.force_login(staff_member("support_wanjiru", "support"))
     assert client.get(reverse(HISTORY), {"after__startswith": "+25471"}).status_code == 400
 
 
@@ -92,7 +86,7 @@ def test_support_cannot_filter_the_history_by_a_number(client, profile):
 def test_the_database_refuses_to_rewrite_the_history(profile):
     profiles.edit_customer_profile(
         CustomerProfile(pk=profile.pk, customer_id="cust_demo", msisdn=NEW),
-        actor=member("ops_brian", "operations"))
+        actor=staff_member("ops_brian", "operations"))
     for statement in (lambda: CustomerProfileChange.objects.update(after="+254799999999"),
                       lambda: CustomerProfileChange.objects.all().delete()):
         with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():

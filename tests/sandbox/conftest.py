@@ -83,13 +83,14 @@ def client(make_client: Callable[..., TestClient]) -> TestClient:
 
 
 @pytest.fixture
-def tms(client: TestClient, signer: Signer, keys: dict[str, Any]) -> TokenServiceDriver:
-    return TokenServiceDriver(client, signer, keys)
+def make_tms(signer: Signer, keys: dict[str, Any]) -> Callable[[TestClient], TokenServiceDriver]:
+    return lambda client: TokenServiceDriver(client, signer, keys)
 
 
 @pytest.fixture
-def make_tms(signer: Signer, keys: dict[str, Any]) -> Callable[[TestClient], TokenServiceDriver]:
-    return lambda client: TokenServiceDriver(client, signer, keys)
+def tms(client: TestClient, make_tms: Callable[[TestClient], TokenServiceDriver]
+        ) -> TokenServiceDriver:
+    return make_tms(client)
 
 
 # a webhook receiver -------------------------------------------------------------------
@@ -132,13 +133,13 @@ def webhook_is_signed(keys: dict[str, Any]) -> Callable[[dict[str, Any]], bool]:
 
 
 @pytest.fixture
-def vd(client: TestClient, signer: Signer, keys: dict[str, Any]) -> VisaDirectDriver:
-    return VisaDirectDriver(client, signer, keys)
+def make_vd(signer: Signer, keys: dict[str, Any]) -> Callable[[TestClient], VisaDirectDriver]:
+    return lambda client: VisaDirectDriver(client, signer, keys)
 
 
 @pytest.fixture
-def make_vd(signer: Signer, keys: dict[str, Any]) -> Callable[[TestClient], VisaDirectDriver]:
-    return lambda client: VisaDirectDriver(client, signer, keys)
+def vd(client: TestClient, make_vd: Callable[[TestClient], VisaDirectDriver]) -> VisaDirectDriver:
+    return make_vd(client)
 
 
 @pytest.fixture(scope="session")

@@ -97,21 +97,11 @@ def test_invalid_fault_is_400(client, fault):
     assert client.post("/sandbox/faults", json=fault).status_code == 400
 
 
-def test_same_seed_gives_the_same_fault_sequence(make_client, keys):
+def test_same_seed_gives_the_same_fault_sequence(make_client, eligibility):
     def outcomes():
         client = make_client()
         client.post("/sandbox/faults", json={"system": "issuer", "error_rate": 0.5})
-        body = {
-            "card_id": "card_green",
-            "customer_id": "cust_demo",
-            "wallet": "google_pay",
-            "device_id": "d",
-        }
-        headers = {"Authorization": f"Bearer {keys['issuer_api_key']}"}
-        return [
-            client.post("/issuer/v1/eligibility", json=body, headers=headers).status_code
-            for _ in range(20)
-        ]
+        return [eligibility(client).status_code for _ in range(20)]
 
     first, second = outcomes(), outcomes()
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 pytestmark = []
 
 
@@ -137,26 +139,20 @@ def test_a_second_release_replays_without_moving_money(funded):
     assert funded.account("cust_demo")["available"] == 1_000_000
 
 
-def test_capture_of_a_released_hold_is_409(funded):
+@pytest.mark.parametrize("settled_by,then,code,balance", [
+    ("release", "capture", "hold_released", 1_000_000),
+    ("capture", "release", "hold_captured", 1_000_000 - 152_500),
+], ids=["capture_of_a_released_hold", "release_of_a_captured_hold"])
+def test_settling_a_hold_the_other_way_after_it_settled_is_409(funded, settled_by, then, code,
+                                                                balance):
     hold_id = funded.hold("tr_1:hold").json()["hold_id"]
-    funded.release(hold_id, "tr_1:release")
+    getattr(funded, settled_by)(hold_id, f"tr_1:{settled_by}")
 
-    response = funded.capture(hold_id, "tr_1:capture")
+    response = getattr(funded, then)(hold_id, f"tr_1:{then}")
 
     assert response.status_code == 409
-    assert response.json()["error"]["code"] == "hold_released"
-    assert funded.account("cust_demo")["balance"] == 1_000_000
-
-
-def test_release_of_a_captured_hold_is_409(funded):
-    hold_id = funded.hold("tr_1:hold").json()["hold_id"]
-    funded.capture(hold_id, "tr_1:capture")
-
-    response = funded.release(hold_id, "tr_1:release")
-
-    assert response.status_code == 409
-    assert response.json()["error"]["code"] == "hold_captured"
-    assert funded.account("cust_demo")["balance"] == 1_000_000 - 152_500
+    assert response.json()["error"]["code"] == code
+    assert funded.account("cust_demo")["balance"] == balance
 
 
 def test_a_hold_reads_as_it_stands_now(funded):

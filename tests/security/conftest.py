@@ -23,6 +23,7 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
+from django.core.cache import cache
 
 from devstack import Process, SandboxClient, free_port, sandbox_base_urls
 from devstack.processes import answers_200
@@ -176,3 +177,18 @@ OUTSIDE_URLS = {
     "SMS_GATEWAY_BASE_URL": "https://sms.safaricom.example",
     "TELCO_BASE_URL": "https://telco.safaricom.example/sim-swap",
 }
+
+
+# --- throttle rates -------------------------------------------------------------------------
+
+@pytest.fixture
+def throttle_rates(settings):
+    """Sets this test's throttle rates (`customer=..., client_ip=...`) on an empty rate-limit
+    store, emptied again after the test."""
+    def set_rates(**rates: str):
+        settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+        return settings
+
+    cache.clear()
+    yield set_rates
+    cache.clear()

@@ -10,8 +10,6 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings as django_settings
-from django.core.cache import cache
-from django.urls import URLPattern, URLResolver, get_resolver
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 from rest_framework.test import APIClient
@@ -19,6 +17,7 @@ from rest_framework.test import APIClient
 from core import dev_keys
 from provisioning.models import ProvisioningRequest, State
 from tests.factories import ProvisioningRequestFactory, TokenFactory
+from tests.security.support import api_v1_patterns
 from tokens.models import Token
 
 LIST_URL = "/api/v1/provisioning-requests"
@@ -122,15 +121,10 @@ def test_a_server_configured_with_a_symmetric_algorithm_refuses_every_token(sett
 
 # --- per-customer scoping ---------------------------------------------------------------
 
-def _object_routes(resolver=None, prefix=""):
+def _object_routes():
     """Every API v1 route that names one object, as (route, parameter name)."""
-    resolver = resolver or get_resolver()
-    for pattern in resolver.url_patterns:
-        route = prefix + str(pattern.pattern)
-        if isinstance(pattern, URLResolver):
-            yield from _object_routes(pattern, route)
-        elif isinstance(pattern, URLPattern) and route.startswith("api/v1/") \
-                and pattern.pattern.converters:
+    for route, pattern in api_v1_patterns():
+        if pattern.pattern.converters:
             yield route, next(iter(pattern.pattern.converters))
 
 
@@ -168,12 +162,8 @@ def test_another_customers_object_is_404_on_every_route_and_stays_unchanged(api_
 # --- throttling ---------------------------------------------------------------------------
 
 @pytest.fixture
-def low_rates(settings):
-    cache.clear()
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {
-        "customer": "3/min", "client_ip": "5/min"}}
-    yield settings
-    cache.clear()
+def low_rates(throttle_rates):
+    return throttle_rates(customer="3/min", client_ip="5/min")
 
 
 @pytest.mark.django_db
@@ -206,23 +196,25 @@ def test_one_address_over_the_rate_gets_429_whoever_calls(low_rates):
     assert other_address.status_code == 200
 
 
+def _six_customers_from(remote_addr: str, forwarded_for: str) -> list[int]:
+    """Statuses of six customers' reads from one address, each with its own forwarded-for
+    header (`forwarded_for` formatted with the customer's number)."""
+    return [_client(_dev_token(sub=f"cust_{n}"), REMOTE_ADDR=remote_addr,
+                    HTTP_X_FORWARDED_FOR=forwarded_for.format(n=n)).get(LIST_URL).status_code
+            for n in range(6)]
+
+
 @pytest.mark.django_db
 def test_an_invented_forwarded_address_does_not_reset_the_ip_limit(low_rates):
     low_rates.TRUSTED_PROXY_COUNT = 0
-    statuses = [_client(_dev_token(sub=f"cust_{n}"), REMOTE_ADDR="10.0.3.1",
-                        HTTP_X_FORWARDED_FOR=f"198.51.100.{n}").get(LIST_URL).status_code
-                for n in range(6)]
-    assert statuses == [200] * 5 + [429]
+    assert _six_customers_from("10.0.3.1", "198.51.100.{n}") == [200] * 5 + [429]
 
 
 @pytest.mark.django_db
 def test_behind_a_trusted_proxy_the_forwarded_client_address_is_limited(low_rates):
     low_rates.TRUSTED_PROXY_COUNT = 1
     # The client forges a first entry; the proxy appends the real address last.
-    statuses = [_client(_dev_token(sub=f"cust_{n}"), REMOTE_ADDR="10.9.9.9",
-                        HTTP_X_FORWARDED_FOR=f"6.6.6.{n}, 203.0.113.7").get(LIST_URL).status_code
-                for n in range(6)]
-    assert statuses == [200] * 5 + [429]
+    assert _six_customers_from("10.9.9.9", "6.6.6.{n}, 203.0.113.7") == [200] * 5 + [429]
     fresh = _client(_dev_token(sub="cust_x"), REMOTE_ADDR="10.9.9.9",
                     HTTP_X_FORWARDED_FOR="203.0.113.8").get(LIST_URL)
     assert fresh.status_code == 200

@@ -10,12 +10,12 @@ import uuid
 
 import pytest
 import requests
-from django.urls import URLPattern, URLResolver, get_resolver
 
 from core.outside import http as outside
 from core.parsers import MAX_DEPTH, MalformedJSON, loads
 from provisioning.models import IdempotencyKey, ProvisioningRequest, State
 from tests.factories import ProvisioningRequestFactory, TokenFactory
+from tests.security.support import api_v1_patterns
 from tokens.models import Token
 
 
@@ -59,18 +59,8 @@ def test_a_body_nested_too_deep_is_a_coded_400_on_every_endpoint_that_reads_one(
     assert (ProvisioningRequest.objects.count(), IdempotencyKey.objects.count()) == before
 
 
-def _api_routes(resolver=None, prefix=""):
-    resolver = resolver or get_resolver()
-    for pattern in resolver.url_patterns:
-        route = prefix + str(pattern.pattern)
-        if isinstance(pattern, URLResolver):
-            yield from _api_routes(pattern, route)
-        elif isinstance(pattern, URLPattern) and route.startswith("api/v1/"):
-            yield route
-
-
 @pytest.mark.django_db
-@pytest.mark.parametrize("route", list(_api_routes()))
+@pytest.mark.parametrize("route", [route for route, _ in api_v1_patterns()])
 def test_a_deep_body_gets_no_5xx_from_any_api_route(api_client, own_objects, route):
     url = "/" + route
     for name, value in own_objects.items():

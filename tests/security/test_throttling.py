@@ -14,12 +14,8 @@ from core.throttling import ClientIpRateThrottle, CustomerRateThrottle, parse_ra
 
 
 @pytest.fixture
-def rate(settings):
-    cache.clear()
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {
-        "customer": "5/min", "client_ip": "5/min"}}
-    yield settings
-    cache.clear()
+def rate(throttle_rates):
+    return throttle_rates(customer="5/min", client_ip="5/min")
 
 
 def _request(address: str):
