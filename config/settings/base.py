@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "tokens",
     "notifications",
     "decisioning",
+    "transfers",
 ]
 
 MIDDLEWARE = [
@@ -339,6 +340,7 @@ SENTRY_DSN = env.str("SENTRY_DSN", default="")
 from .topic_notifications import *  # noqa: E402,F401,F403
 from .topic_security import *  # noqa: E402,F401,F403
 from .topic_operations import *  # noqa: E402,F401,F403
+from .transfers_settings import *  # noqa
 
 if SENTRY_DSN:
     from core.observability import sentry as _sentry
