@@ -155,6 +155,9 @@ class Transfer(ConcurrentTransitionMixin, models.Model):
     currency = models.CharField(max_length=3, default="KES")
     delivery = models.CharField(max_length=32, choices=Delivery.choices)
     kyc_tier = models.CharField(max_length=8, blank=True, default="")
+    # The sender as the OCT names them (the customer's name from their token, else "M-PESA
+    # CUSTOMER"); the customer id is the OCT's sender reference.
+    sender_name = models.CharField(max_length=60, blank=True, default="")
 
     state = FSMField(default=State.RECEIVED, choices=State.choices, protected=True)
     failure_code = models.CharField(max_length=64, blank=True, default="")
@@ -242,11 +245,14 @@ class Transfer(ConcurrentTransitionMixin, models.Model):
 
     @transition(field=state, source=[State.RECEIVED, State.IN_REVIEW, State.CHECKED],
                 target=State.REJECTED)
-    def reject(self, *, by, reason, actor=None, message=""):
+    def reject(self, *, by, reason, actor=None, message="", code=""):
+        # `reason` is what the log shows (an operator's why); `code` the failure code when
+        # it differs (a review rejection logs the operator's words, fails `review_rejected`).
         self._entered(State.REJECTED)
-        self._failed(reason, message or "The transfer could not be made.")
+        self._failed(code or reason, message or "The transfer could not be made.")
         if actor is not None:
             self.reviewed_by = actor.get_username()
+            self.review_reason = reason
 
     @transition(field=state, source=[State.RECEIVED, State.CHECKED], target=State.CANCELLED)
     def cancel(self, *, by, reason="cancelled_by_customer", actor=None):
