@@ -29,6 +29,11 @@ SANDBOX_MOUNTS = {
     "PUSH_GATEWAY_BASE_URL": "/push",
     "SMS_GATEWAY_BASE_URL": "/sms",
     "TELCO_BASE_URL": "/telco",
+    "MPESA_BASE_URL": "/mpesa",
+    "ATTRIBUTES_BASE_URL": "/paai",
+    "PAYOUTS_BASE_URL": "/pts",
+    "PAYOUT_SEARCH_BASE_URL": "/tss",
+    "SCREENING_BASE_URL": "/screening",
 }
 
 

@@ -93,6 +93,7 @@ class FakeNetwork:
         self.searches = 0
         self.cannot_receive: set[str] = set()
         self.screening = "clear"
+        self.screenings = 0
         self.pans_sent: list[str] = []
 
     def client(self):
@@ -147,6 +148,7 @@ class FakeNetwork:
 
         class Client:
             def screen(self, *, name, country, reference):
+                fake.screenings += 1
                 if isinstance(fake.screening, Exception):
                     raise fake.screening
                 return screening.Screening("scr_1", fake.screening)
