@@ -190,3 +190,20 @@ def no_tasks(monkeypatch):
 
 
 __all__ = ["PermanentError"]
+
+
+def install_first_fee_schedule():
+    """What migration 0002 installs: a transactional test elsewhere flushes every table,
+    and the shared fixture that restores migration data does not know this app yet."""
+    import importlib
+
+    from django.apps import apps
+
+    importlib.import_module("transfers.migrations.0002_first_fee_schedule").install(apps, None)
+
+
+@pytest.fixture(autouse=True)
+def _fee_schedule(request):
+    if request.node.get_closest_marker("django_db") is not None:
+        request.getfixturevalue("db")
+        install_first_fee_schedule()

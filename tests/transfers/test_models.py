@@ -112,6 +112,10 @@ def test_fee_is_fixed_plus_basis_points_rounded_up_and_bounded(amount, expected)
 
 @pytest.mark.django_db
 def test_the_first_fee_schedule_is_installed_by_migration():
+    from .conftest import install_first_fee_schedule
+
+    FeeSchedule.objects.all().delete()
+    install_first_fee_schedule()
     first = FeeSchedule.objects.get(version=1)
     assert (first.fixed_fee, first.percent_bps, first.max_fee) == (2500, 100, 30000)
 
