@@ -25,10 +25,13 @@ SCREENING_API_KEY = env.str("SCREENING_API_KEY", default="")
 # (TOKEN_SERVICE_MERCHANT_ID, _KEY_ID, _SHARED_SECRET) and send the card as a JWE under
 # TOKEN_SERVICE_JWE_PUBLIC_KEY: CyberSource uses one merchant key for all its APIs.
 
-# Dev and test only: the two bearer keys come from the generated dev key file, as the
-# other systems' keys do (config/settings/_dev_keys.py).
-if SERVICE_ENVIRONMENT != "production" and os.environ.get(
-        "DJANGO_SETTINGS_MODULE", "").endswith((".dev", ".test")):
+# Outside production only, an unset bearer key comes from the generated dev key file, as
+# the other systems' keys do (config/settings/_dev_keys.py, which only dev and test
+# apply; these two belong there once the settings refactor lands). Production reads them
+# from the environment and refuses to start without them.
+if SERVICE_ENVIRONMENT != "production" and not os.environ.get(
+        "DJANGO_SETTINGS_MODULE", "").endswith(".production") and not (
+        MPESA_API_KEY and SCREENING_API_KEY):
     from core import dev_keys as _dev_keys
 
     _keys = _dev_keys.load(DEV_KEYS_FILE)
