@@ -143,7 +143,6 @@ OPERATIONS_ACTIONS = (
     ("decisioning", "approve_rulechange"),
     ("transfers", "review_transfer"),
     ("transfers", "resolve_transfer"),
-    ("transfers", "add_feeschedule"),
 )
 SUPPORT_GROUP = "support"
 OPERATIONS_GROUP = "operations"

@@ -49,13 +49,17 @@ class PayeeAdmin(ReadOnlyAdmin):
 
 @admin.register(FeeSchedule)
 class FeeScheduleAdmin(ServiceModelAdmin):
-    """A fee is changed by adding a version (quotes name the version that priced them)."""
+    """Editing a fee saves a new version and leaves the old row as it was: quotes name the
+    version that priced them. Nobody adds or deletes versions otherwise (the first one
+    comes with a migration)."""
 
     list_display = ("version", "fixed_fee", "percent_bps", "min_fee", "max_fee",
                     "effective_from", "created_by")
-    fields = ("fixed_fee", "percent_bps", "min_fee", "max_fee", "effective_from", "note")
+    fields = ("version", "fixed_fee", "percent_bps", "min_fee", "max_fee", "effective_from",
+              "note", "created_by")
+    readonly_fields = ("version", "created_by")
 
-    def has_change_permission(self, request, obj=None):
+    def has_add_permission(self, request, obj=None):
         return False
 
     def has_delete_permission(self, request, obj=None):
@@ -63,9 +67,10 @@ class FeeScheduleAdmin(ServiceModelAdmin):
 
     def save_model(self, request, obj, form, change):
         latest = FeeSchedule.objects.aggregate(v=Max("version"))["v"] or 0
+        obj.pk = None  # a new row: the edited version stays as it was
         obj.version = latest + 1
         obj.created_by = request.user.get_username()
-        super().save_model(request, obj, form, change)
+        obj.save()
 
 
 @admin.register(Quote)

@@ -75,11 +75,13 @@ def test_operations_settle_needs_attention_from_the_network(client, django_user_
     assert fake_ledger.holds["hold_z"]["status"] == "captured"
 
 
-def test_a_fee_change_in_admin_adds_a_version(client, django_user_model):
+def test_editing_the_fee_in_admin_saves_a_new_version_and_keeps_the_old(client,
+                                                                       django_user_model):
     from transfers.models import FeeSchedule
 
     _staff(client, django_user_model, "operations")
-    response = client.post("/admin/transfers/feeschedule/add/", {
+    first = FeeSchedule.objects.get(version=1)
+    response = client.post(f"/admin/transfers/feeschedule/{first.pk}/change/", {
         "fixed_fee": 3000, "percent_bps": 50, "min_fee": 3000, "max_fee": 40000,
         "effective_from_0": "2026-01-01", "effective_from_1": "00:00:00", "note": "new"})
     assert response.status_code == 302, response.content[:2000]

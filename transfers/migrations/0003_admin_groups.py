@@ -1,5 +1,6 @@
 """Support may look at transfers, payees, quotes and fee schedules; operations may also
-review transfers, settle those that need attention, and add fee schedule versions.
+review transfers, settle those that need attention, and edit the fee (each edit saves
+a new version).
 
 Frozen: the grants are listed here (as decisioning's 0004 does), not computed."""
 
@@ -8,7 +9,7 @@ from django.db import migrations
 GRANTS = {
     "support": ["view_payee", "view_transfer", "view_quote", "view_feeschedule"],
     "operations": ["view_payee", "view_transfer", "view_quote", "view_feeschedule",
-                   "add_feeschedule", "review_transfer", "resolve_transfer"],
+                   "change_feeschedule", "review_transfer", "resolve_transfer"],
 }
 
 
