@@ -11,6 +11,7 @@ import secrets
 from dataclasses import dataclass
 
 from core.outside import http as outside
+from core.outside.client import OutsideClient
 from core.outside.http import PermanentError
 
 from .signed import encrypt_recipient_card, send_signed
@@ -34,12 +35,10 @@ class CardAttributes:
     issuer_name: str
 
 
-class AttributesClient:
-    def __init__(self):
-        from django.conf import settings
+class AttributesClient(OutsideClient):
+    """Base URL, session and timeouts from the registry entry; calls signed (signed.py)."""
 
-        self.base_url = settings.ATTRIBUTES_BASE_URL.rstrip("/")
-        self.session = outside.build_session()
+    system = SYSTEM
 
     def inquire(self, pan: str) -> CardAttributes:
         body = {

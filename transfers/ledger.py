@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from django.conf import settings
 
 from core.outside import http as outside
+from core.outside.client import OutsideClient
 from core.outside.http import PermanentError
 
 SYSTEM = "mpesa"
@@ -38,11 +38,10 @@ def hold_key(transfer_id, move: str) -> str:
     return f"{transfer_id}:{move}"
 
 
-class LedgerClient:
-    def __init__(self):
-        self.base_url = settings.MPESA_BASE_URL.rstrip("/")
-        self.session = outside.build_session()
-        self.headers = {"Authorization": f"Bearer {settings.MPESA_API_KEY}"}
+class LedgerClient(OutsideClient):
+    """Base URL, session, timeouts and bearer key (MPESA_API_KEY) from the registry entry."""
+
+    system = SYSTEM
 
     def hold(self, *, transfer_id: str, customer_id: str, amount: int, fee: int,
              currency: str) -> Hold:

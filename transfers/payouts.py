@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.conf import settings
 
 from core.outside import http as outside
+from core.outside.client import OutsideClient
 from core.outside.http import PermanentError
 
 from .signed import encrypt_recipient_card, send_signed
@@ -54,11 +54,15 @@ def split_name(name: str) -> tuple[str, str]:
     return first, rest.strip()
 
 
-class PayoutsClient:
+class PayoutsClient(OutsideClient):
+    """Payouts (`payouts`) and their status search (`transaction_search`, CyberSource's
+    other API under the same merchant key): base URLs from both registry entries."""
+
+    system = SYSTEM
+
     def __init__(self):
-        self.base_url = settings.PAYOUTS_BASE_URL.rstrip("/")
-        self.search_url = settings.PAYOUT_SEARCH_BASE_URL.rstrip("/")
-        self.session = outside.build_session()
+        super().__init__()
+        self.search = TransactionSearchClient()
 
     def send(self, oct_: Oct) -> PayoutStatus:
         first, last = split_name(oct_.recipient_name)
@@ -85,9 +89,21 @@ class PayoutsClient:
 
     def status(self, transfer_id: str) -> PayoutStatus | None:
         """The OCT's status by our code; None when the network never took that code."""
+        return self.search.status(transfer_id)
+
+
+class TransactionSearchClient(OutsideClient):
+    """CyberSource's Transaction Search (`transaction_search`): a payout's status by our
+    client reference code, signed like payouts. Its errors are the payout's (`payouts_*`):
+    to the flow a lost status is a lost payout answer."""
+
+    system = "transaction_search"
+
+    def status(self, transfer_id: str) -> PayoutStatus | None:
+        """The OCT's status by our code; None when the network never took that code."""
         reply = send_signed(
             self.session, system=SYSTEM, operation="search", method="POST",
-            url=self.search_url + "/v2/searches",
+            url=self.base_url + "/v2/searches",
             body={"query": f"clientReferenceInformation.code:{transfer_id}", "limit": 1},
             ok=(200, 201))
         if not reply.body.get("totalCount"):

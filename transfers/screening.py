@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from django.conf import settings
 
 from core.outside import http as outside
+from core.outside.client import OutsideClient
 from core.outside.http import PermanentError
 
 SYSTEM = "screening"
@@ -20,11 +20,10 @@ class Screening:
     result: str
 
 
-class ScreeningClient:
-    def __init__(self):
-        self.base_url = settings.SCREENING_BASE_URL.rstrip("/")
-        self.session = outside.build_session()
-        self.headers = {"Authorization": f"Bearer {settings.SCREENING_API_KEY}"}
+class ScreeningClient(OutsideClient):
+    """Base URL, session, timeouts and bearer key (SCREENING_API_KEY) from the registry entry."""
+
+    system = SYSTEM
 
     def screen(self, *, name: str, country: str, reference: str) -> Screening:
         body = json.dumps({"name": name, "country": country, "reference": reference},

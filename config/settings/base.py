@@ -50,8 +50,8 @@ INSTALLED_APPS = [
     "tokens",
     "notifications",
     "decisioning",
-    *security.SECURITY_APPS_ADDED,
     "transfers",
+    *security.SECURITY_APPS_ADDED,
 ]
 
 MIDDLEWARE = [

@@ -86,12 +86,12 @@ SYSTEMS: list[OutsideSystem] = [
     ),
     # Visa Direct (the transfer flow): served by the sandbox, no client yet.
     OutsideSystem(
-        name="mpesa_ledger", title="M-Pesa ledger", prefix="MPESA", mount="/mpesa",
+        name="mpesa", title="M-Pesa ledger", prefix="MPESA", mount="/mpesa",
         sandbox_routes="sandbox.mpesa:routes", sandbox_controls="sandbox.mpesa:control_routes",
         client="transfers.ledger", api_key="MPESA_API_KEY",
     ),
     OutsideSystem(
-        name="payout_attributes", title="Visa payout attributes inquiry (PAAI)",
+        name="attributes", title="Visa payout attributes inquiry (PAAI)",
         prefix="ATTRIBUTES", mount="/paai", sandbox_routes="sandbox.attributes:routes",
         client="transfers.attributes",
     ),
