@@ -13,6 +13,7 @@ api_v1 = [
     path("", include("provisioning.api.urls")),
     path("", include("tokens.api.urls")),
     path("", include("notifications.api.urls")),
+    path("", include("transfers.api.urls")),
 ]
 
 urlpatterns = [

@@ -126,12 +126,13 @@ class PerParameterLimitHandler(AxesDatabaseHandler):
 
 # --- admin groups -----------------------------------------------------------------------
 
-SERVICE_APPS = ("core", "provisioning", "tokens", "notifications", "decisioning")
+SERVICE_APPS = ("core", "provisioning", "tokens", "notifications", "decisioning", "transfers")
 # Audit records are evidence: nobody changes them in admin, operations included.
 READ_ONLY_MODELS = {("core", "transitionlog"), ("tokens", "webhookevent"),
                     ("provisioning", "idempotencykey"), ("decisioning", "ruleresult"),
                     ("decisioning", "decisionruleversion"), ("decisioning", "rulechange"),
-                    ("notifications", "customerprofilechange")}
+                    ("notifications", "customerprofilechange"),
+                    ("transfers", "idempotencykey")}
 OPERATIONS_ACTIONS = (
     ("provisioning", "retry_provisioningrequest"),
     ("provisioning", "cancel_provisioningrequest"),
@@ -140,6 +141,8 @@ OPERATIONS_ACTIONS = (
     ("notifications", "resend_notification"),
     ("decisioning", "edit_decisionrule"),
     ("decisioning", "approve_rulechange"),
+    ("transfers", "review_transfer"),
+    ("transfers", "resolve_transfer"),
 )
 SUPPORT_GROUP = "support"
 OPERATIONS_GROUP = "operations"

@@ -25,7 +25,7 @@ from devstack.layout import REPO, Layout, venv_python
 from devstack.polling import DeadlinePassed, wait_until
 from devstack.processes import Process, ProcessExited, answers_200, logs_line
 
-QUEUES = "provisioning,tokens,notifications,reconciliation"
+QUEUES = "provisioning,tokens,notifications,transfers,reconciliation"
 # Start order; `down` stops in reverse so producers stop before the worker, and the
 # sandbox goes last because a worker finishing its task may still be calling it.
 PROCESSES = ("sandbox", "web", "worker", "beat")

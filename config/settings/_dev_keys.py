@@ -15,6 +15,8 @@ def apply(namespace: dict) -> None:
         "ISSUER_API_KEY": keys["issuer_api_key"],
         "TELCO_API_KEY": keys["issuer_api_key"],  # the sandbox telco shares the issuer's key
         "GATEWAY_API_KEY": keys["gateway_api_key"],  # the SMS gateway's bearer key
+        "MPESA_API_KEY": keys["mpesa_api_key"],
+        "SCREENING_API_KEY": keys["screening_api_key"],
         "TOKEN_SERVICE_MERCHANT_ID": keys["merchant_id"],
         "TOKEN_SERVICE_KEY_ID": keys["token_service_key_id"],
         "TOKEN_SERVICE_SHARED_SECRET": keys["token_service_shared_secret"],

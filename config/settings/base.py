@@ -17,12 +17,13 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from . import notifications, operations, security
+from . import notifications, operations, security, transfers
 from .env import BASE_DIR, VAR_DIR, env  # noqa: F401 - BASE_DIR is a setting
 from .notifications import *  # noqa: F401,F403
 from .operations import *  # noqa: F401,F403
 from .outside import *  # noqa: F401,F403
 from .security import *  # noqa: F401,F403
+from .transfers import *  # noqa: F401,F403
 
 # Where the dev/test/sandbox key material lives (see core/dev_keys.py).
 DEV_KEYS_FILE = env.str("DEV_KEYS_FILE", default=str(VAR_DIR / "dev-keys.json"))
@@ -49,6 +50,7 @@ INSTALLED_APPS = [
     "tokens",
     "notifications",
     "decisioning",
+    "transfers",
     *security.SECURITY_APPS_ADDED,
 ]
 
@@ -279,6 +281,7 @@ CELERY_TASK_ROUTES = {
     "provisioning.tasks.*": {"queue": "provisioning"},
     "tokens.tasks.*": {"queue": "tokens"},
     "notifications.tasks.*": {"queue": "notifications"},
+    **transfers.TRANSFERS_TASK_ROUTES,
 }
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=120)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=90)

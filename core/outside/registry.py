@@ -86,24 +86,28 @@ SYSTEMS: list[OutsideSystem] = [
     ),
     # Visa Direct (the transfer flow): served by the sandbox, no client yet.
     OutsideSystem(
-        name="mpesa_ledger", title="M-Pesa ledger", prefix="MPESA_LEDGER", mount="/mpesa",
+        name="mpesa", title="M-Pesa ledger", prefix="MPESA", mount="/mpesa",
         sandbox_routes="sandbox.mpesa:routes", sandbox_controls="sandbox.mpesa:control_routes",
+        client="transfers.ledger", api_key="MPESA_API_KEY",
     ),
     OutsideSystem(
-        name="payout_attributes", title="Visa payout attributes inquiry (PAAI)",
-        prefix="PAYOUT_ATTRIBUTES", mount="/paai", sandbox_routes="sandbox.attributes:routes",
+        name="attributes", title="Visa payout attributes inquiry (PAAI)",
+        prefix="ATTRIBUTES", mount="/paai", sandbox_routes="sandbox.attributes:routes",
+        client="transfers.attributes",
     ),
     OutsideSystem(
         name="payouts", title="Visa Direct payouts (CyberSource PTS)", prefix="PAYOUTS",
-        mount="/pts", sandbox_routes="sandbox.payouts:payout_routes",
+        mount="/pts", sandbox_routes="sandbox.payouts:payout_routes", client="transfers.payouts",
     ),
     OutsideSystem(
         name="transaction_search", title="Transaction status (CyberSource TSS)",
-        prefix="TRANSACTION_SEARCH", mount="/tss", sandbox_routes="sandbox.payouts:search_routes",
+        prefix="PAYOUT_SEARCH", mount="/tss", sandbox_routes="sandbox.payouts:search_routes",
+        client="transfers.payouts",
     ),
     OutsideSystem(
         name="screening", title="Sanctions screening", prefix="SCREENING", mount="/screening",
-        sandbox_routes="sandbox.screening:routes",
+        sandbox_routes="sandbox.screening:routes", client="transfers.screening",
+        api_key="SCREENING_API_KEY",
     ),
     OutsideSystem(
         name="settlement_reports", title="Settlement reports (CyberSource reporting)",

@@ -153,6 +153,8 @@ def production_env() -> dict[str, str]:
         "TELCO_API_KEY": "tel_" + secrets.token_hex(16),
         "PUSH_PROJECT_ID": "mpesa-wallet-prod",
         "GATEWAY_API_KEY": "gw_" + secrets.token_hex(16),
+        "MPESA_API_KEY": "mpesa_" + secrets.token_hex(16),
+        "SCREENING_API_KEY": "scr_" + secrets.token_hex(16),
         "TOKEN_SERVICE_MERCHANT_ID": "mpesa_wallet",
         "TOKEN_SERVICE_KEY_ID": "key-" + secrets.token_hex(4),
         "TOKEN_SERVICE_SHARED_SECRET": _b64(),
@@ -176,6 +178,11 @@ OUTSIDE_URLS = {
     "PUSH_GATEWAY_BASE_URL": "https://fcm.googleapis.example",
     "SMS_GATEWAY_BASE_URL": "https://sms.safaricom.example",
     "TELCO_BASE_URL": "https://telco.safaricom.example/sim-swap",
+    "MPESA_BASE_URL": "https://mpesa-core.safaricom.example",
+    "ATTRIBUTES_BASE_URL": "https://sandbox.api.visa.example/paai",
+    "PAYOUTS_BASE_URL": "https://apitest.cybersource.example/pts",
+    "PAYOUT_SEARCH_BASE_URL": "https://apitest.cybersource.example/tss",
+    "SCREENING_BASE_URL": "https://screening.mpesa.example",
 }
 
 

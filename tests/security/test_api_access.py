@@ -18,7 +18,9 @@ from core import dev_keys
 from provisioning.models import ProvisioningRequest, State
 from tests.factories import ProvisioningRequestFactory, TokenFactory
 from tests.security.support import api_v1_patterns
+from tests.transfers.factories import PayeeFactory, TransferFactory
 from tokens.models import Token
+from transfers.models import Payee, Transfer
 
 LIST_URL = "/api/v1/provisioning-requests"
 
@@ -133,7 +135,14 @@ OTHERS_OBJECTS = {
     "request_id": lambda: ProvisioningRequestFactory(customer_id="cust_other",
                                                      state=State.STEP_UP_REQUIRED).pk,
     "token_id": lambda: TokenFactory(customer_id="cust_other").pk,
+    "payee_id": lambda: PayeeFactory(customer_id="cust_other").pk,
+    "transfer_id": lambda: TransferFactory(quote__payee__customer_id="cust_other").pk,
 }
+
+
+def _rows():
+    return (list(ProvisioningRequest.objects.values()), list(Token.objects.values()),
+            list(Payee.objects.values()), list(Transfer.objects.values()))
 
 
 def test_every_object_route_of_the_api_is_covered_by_the_scoping_test():
@@ -148,15 +157,16 @@ def test_another_customers_object_is_404_on_every_route_and_stays_unchanged(api_
                                                                             param):
     object_id = OTHERS_OBJECTS[param]()
     url = "/" + route.replace(f"<str:{param}>", str(object_id))
-    before = (list(ProvisioningRequest.objects.values()), list(Token.objects.values()))
+    before = _rows()
     statuses = {
         "get": api_client.get(url).status_code,
         "post": api_client.post(url, {"otp": "123456"}, format="json",
                                 HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4())).status_code,
+        "delete": api_client.delete(url).status_code,
     }
     assert 404 in statuses.values(), statuses
     assert all(code in (404, 405) for code in statuses.values()), statuses
-    assert (list(ProvisioningRequest.objects.values()), list(Token.objects.values())) == before
+    assert _rows() == before
 
 
 # --- throttling ---------------------------------------------------------------------------

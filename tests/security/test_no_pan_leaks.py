@@ -136,6 +136,50 @@ def _run_every_flow(stack, cards) -> list[str]:
     return codes
 
 
+# Visa Direct: the recipient card's last four decide the outcome (sandbox/README.md).
+TRANSFER_OUTCOMES = {"0010": "completed", "0002": "declined", "0036": "completed"}
+
+
+def _run_visa_direct(stack, rng) -> list[str]:
+    """Payees with PANs chosen here, a transfer to each, refusals that carry a PAN in the
+    request (cannot receive, failing Luhn): the PANs must come back nowhere."""
+    from tests.transfers.conftest import install_first_fee_schedule
+    from transfers.models import Transfer
+
+    install_first_fee_schedule()
+    customer = f"cust_vd_{uuid.uuid4().hex[:8]}"
+    assert requests.post(f"{stack.sandbox}/sandbox/mpesa/accounts", timeout=10,
+                         json={"customer_id": customer, "balance": 10_000_000}).ok
+    session, api = stack.client(customer), f"{stack.api}/api/v1"
+    pans, created = [], {}
+    for last4, state in TRANSFER_OUTCOMES.items():
+        pan = pan_ending_in(last4, rng)
+        pans.append(pan)
+        payee = session.post(f"{api}/payees", json={"pan": pan, "name": "JANE WANJIKU"},
+                             timeout=15)
+        assert payee.status_code == 201, payee.text
+        quote = session.post(f"{api}/transfer-quotes", timeout=10, json={
+            "payee_id": payee.json()["id"], "amount": {"value": 100_000, "currency": "KES"}})
+        transfer = session.post(f"{api}/transfers", json={"quote_id": quote.json()["id"]},
+                                headers={"Idempotency-Key": str(uuid.uuid4())}, timeout=10)
+        assert transfer.status_code == 202, transfer.text
+        created[transfer.json()["id"]] = state
+    refused = pan_ending_in("0051", rng)
+    bad_luhn = refused[:-5] + str((int(refused[-5]) + 1) % 10) + refused[-4:]
+    pans += [refused, bad_luhn]
+    assert session.post(f"{api}/payees", json={"pan": refused, "name": "JANE"},
+                        timeout=15).status_code == 422
+    assert session.post(f"{api}/payees", json={"pan": bad_luhn, "name": "JANE"},
+                        timeout=15).status_code == 400
+    for transfer_id, state in created.items():
+        wait_until(lambda: Transfer.objects.filter(pk=transfer_id, state=state).exists(),
+                   timeout=45, message=f"transfer {transfer_id} {state}")
+        assert session.get(f"{api}/transfers/{transfer_id}", timeout=10).ok
+    assert session.get(f"{api}/payees", timeout=10).ok and session.get(f"{api}/transfers",
+                                                                         timeout=10).ok
+    return pans
+
+
 # --- where to look -----------------------------------------------------------------------
 
 def _every_text_column() -> dict[str, str]:
@@ -198,12 +242,15 @@ def test_no_pan_or_one_time_code_is_found_anywhere_after_every_flow(leak_stack,
     rng = random.Random(time.time_ns())
     cards = _create_cards(leak_stack, rng)
     codes = _run_every_flow(leak_stack, cards)
+    transfer_pans = _run_visa_direct(leak_stack, rng)
     stats = leak_stack.sandbox_stats()
     # The PANs did pass through the service: it fetched each card's data from the issuer.
     assert stats["calls"]["issuer"]["card_data"] >= len(OUTCOMES) + 2
     assert stats["jwe_failures"] == 0 and stats["card_mismatches"] == 0
 
     pans = [pan for _, pan in cards.values()] + [card.pan for card in DEFAULT_CARDS]
+    pans += transfer_pans
+    assert stats["payouts"]["made"] == len(TRANSFER_OUTCOMES)  # the payee PANs were used
     needles = Needles(pans, codes)
     haystacks: dict[str, str] = {}
     haystacks.update({f"column {name}": text for name, text in _every_text_column().items()})
@@ -217,6 +264,7 @@ def test_no_pan_or_one_time_code_is_found_anywhere_after_every_flow(leak_stack,
     # Each place was really looked at (an empty haystack proves nothing).
     assert any(name.startswith("column provisioning_provisioningrequest.wallet_payload")
                for name in haystacks)
+    assert any(name.startswith("column transfers_payee.card") for name in haystacks)
     assert len(leak_stack.responses) >= 10
     assert haystacks["worker log"].count("\n") > 20 and haystacks["web log"].count("\n") > 10
 

@@ -1,0 +1,139 @@
+"""Wallet-app endpoints of Visa Direct: translation only, services do the work."""
+
+from __future__ import annotations
+
+import json
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.utils.encoders import JSONEncoder
+from rest_framework.views import APIView
+
+from core.errors import ApplicationError
+from core.pagination import NewestFirstCursorPagination
+from transfers import idempotency, services
+
+from .serializers import (
+    CreatePayeeSerializer,
+    CreateQuoteSerializer,
+    CreateTransferSerializer,
+    PayeeSerializer,
+    QuoteSerializer,
+    TransferSerializer,
+    clean_amount,
+    clean_name,
+    clean_pan,
+)
+
+
+def _kyc_tier(request) -> str:
+    return str(request.user.claims.get("kyc_tier") or settings.TRANSFER_DEFAULT_KYC_TIER)
+
+
+def _sender_name(request) -> str:
+    try:
+        return clean_name(request.user.claims.get("name") or "")
+    except ApplicationError:
+        return "M-PESA CUSTOMER"
+
+
+def _body(request) -> dict:
+    if not isinstance(request.data, dict):
+        raise ApplicationError("The request body must be a JSON object.", code="validation_error")
+    return request.data
+
+
+class PayeeListCreateView(APIView):
+    @extend_schema(request=CreatePayeeSerializer, responses={201: PayeeSerializer},
+                   summary="Add a card to send money to (its attributes are asked at once)")
+    def post(self, request):
+        data = _body(request)
+        missing = [name for name in ("pan", "name") if name not in data]
+        if missing:
+            raise ValidationError({name: ["This field is required."] for name in missing})
+        pan = clean_pan(data["pan"])
+        name = clean_name(data["name"])
+        payee = services.create_payee(services.NewPayee(request.user.customer_id, name, pan))
+        return Response(PayeeSerializer(payee).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={200: PayeeSerializer(many=True)}, summary="My payees")
+    def get(self, request):
+        paginator = NewestFirstCursorPagination()
+        page = paginator.paginate_queryset(services.customer_payees(request.user.customer_id),
+                                           request, view=self)
+        return paginator.get_paginated_response(PayeeSerializer(page, many=True).data)
+
+
+class PayeeDetailView(APIView):
+    @extend_schema(responses={204: None}, summary="Delete a payee (its card is erased)")
+    def delete(self, request, payee_id):
+        services.delete_payee(request.user.customer_id, payee_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class QuoteCreateView(APIView):
+    @extend_schema(request=CreateQuoteSerializer, responses={201: QuoteSerializer},
+                   summary="Price a transfer: fee, total, delivery, expiry")
+    def post(self, request):
+        data = _body(request)
+        if "payee_id" not in data or "amount" not in data:
+            raise ValidationError({name: ["This field is required."]
+                                   for name in ("payee_id", "amount") if name not in data})
+        amount = clean_amount(data["amount"])
+        quote = services.create_quote(customer_id=request.user.customer_id,
+                                      payee_id=data["payee_id"], amount=amount,
+                                      kyc_tier=_kyc_tier(request))
+        return Response(QuoteSerializer(quote).data, status=status.HTTP_201_CREATED)
+
+
+class TransferListCreateView(APIView):
+    @extend_schema(
+        request=CreateTransferSerializer, responses={202: TransferSerializer},
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER,
+                                     required=True)],
+        summary="Send money against a quote")
+    def post(self, request):
+        key = idempotency.validate_key(request.headers.get("Idempotency-Key"))
+        serializer = CreateTransferSerializer(data=_body(request))
+        serializer.is_valid(raise_exception=True)
+        customer_id = request.user.customer_id
+        claim = idempotency.begin(customer_id, key, idempotency.fingerprint(request.data))
+        if isinstance(claim, idempotency.Replay):
+            response = Response(claim.body, status=claim.status)
+            response["Idempotent-Replayed"] = "true"
+            return response
+        try:
+            transfer = services.create_transfer(services.NewTransfer(
+                customer_id=customer_id, quote_id=str(serializer.validated_data["quote_id"]),
+                kyc_tier=_kyc_tier(request), sender_name=_sender_name(request)))
+        except Exception:
+            idempotency.abandon(claim)
+            raise
+        body = json.loads(json.dumps(TransferSerializer(transfer).data, cls=JSONEncoder))
+        idempotency.complete(claim, status.HTTP_202_ACCEPTED, body, transfer)
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses={200: TransferSerializer(many=True)}, summary="My transfers")
+    def get(self, request):
+        paginator = NewestFirstCursorPagination()
+        page = paginator.paginate_queryset(services.customer_transfers(request.user.customer_id),
+                                           request, view=self)
+        return paginator.get_paginated_response(TransferSerializer(page, many=True).data)
+
+
+class TransferDetailView(APIView):
+    @extend_schema(responses={200: TransferSerializer}, summary="One of my transfers")
+    def get(self, request, transfer_id):
+        transfer = services.get_customer_transfer(request.user.customer_id, transfer_id)
+        return Response(TransferSerializer(transfer).data)
+
+
+class TransferCancelView(APIView):
+    @extend_schema(request=None, responses={200: TransferSerializer},
+                   summary="Withdraw a transfer before funds are held")
+    def post(self, request, transfer_id):
+        transfer = services.cancel_transfer(request.user.customer_id, transfer_id)
+        return Response(TransferSerializer(transfer).data)
