@@ -25,3 +25,8 @@ def refuse_card_number_in_header(name: str, value: str | None) -> None:
     if value and contains_pan(value):
         raise PanNotAllowed(f"A card number is not allowed in the {name} header.",
                             details={"header": name})
+
+
+# An Idempotency-Key: printable ASCII, no space at either end, at most 255 characters (the
+# API schema carries the same pattern for every operation that takes one).
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e](?:[\x20-\x7e]{0,253}[\x21-\x7e])?$"

@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.errors import ApplicationError
-from core.validators import refuse_card_number_in_header
+from core.validators import IDEMPOTENCY_KEY_PATTERN, refuse_card_number_in_header
 
 from .models import IdempotencyKey
 
@@ -54,8 +54,7 @@ def fingerprint(data) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-# Printable ASCII, no space at either end (the API schema carries the same pattern).
-KEY_PATTERN = r"^[\x21-\x7e](?:[\x20-\x7e]{0,253}[\x21-\x7e])?$"
+KEY_PATTERN = IDEMPOTENCY_KEY_PATTERN  # printable ASCII, no space at either end
 
 
 def validate_key(raw: str | None) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -17,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.errors import ApplicationError
-from core.validators import refuse_card_number_in_header
+from core.validators import IDEMPOTENCY_KEY_PATTERN, refuse_card_number_in_header
 
 from .models import IdempotencyKey
 
@@ -57,10 +58,11 @@ def validate_key(raw: str | None) -> str:
     if not raw:
         raise IdempotencyKeyMissing()
     key = raw.strip()
-    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
-        raise ApplicationError("Idempotency-Key must be 1 to 255 printable characters.",
+    # A card number is named as such whatever else is wrong with the key: the key is stored.
+    refuse_card_number_in_header("Idempotency-Key", key)
+    if not re.fullmatch(IDEMPOTENCY_KEY_PATTERN, key):
+        raise ApplicationError("Idempotency-Key must be 1 to 255 printable ASCII characters.",
                                code="idempotency_key_invalid")
-    refuse_card_number_in_header("Idempotency-Key", key)  # the key is stored
     return key
 
 

@@ -34,7 +34,13 @@ CUSTOMER = "cust_demo"  # the sandbox's seeded cards are this customer's
 #   invalid_cursor), and no schema can say which strings those are;
 # - create: an Idempotency-Key reused with another body is 422 idempotency_key_reused
 #   (the stateful phase replays keys);
-# - verify: a well-formed one-time code can be the wrong one (422 otp_invalid).
+# - verify: a well-formed one-time code can be the wrong one (422 otp_invalid);
+# - payees: a card number must pass the Luhn check (400 invalid_pan), a name must carry no
+#   control or format character (400 invalid_name), and only the network knows whether a
+#   card can receive (422 card_cannot_receive);
+# - quotes and transfers: limits depend on the customer's tier and day (422
+#   limit_exceeded), a quote's payee may be gone (409 payee_deleted), a quote may have
+#   expired or been used (409), and a key may be reused with another body (422).
 CONFIG = """
 [checks.positive_data_acceptance]
 expected-statuses = ["2xx", "401", "404", "409", "429"]
@@ -55,6 +61,14 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "404",
 [[operations]]
 include-name = "POST /api/v1/provisioning-requests"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "404", "409", "422", "429"]
+
+[[operations]]
+include-name-regex = "^POST /api/v1/(payees|transfer-quotes|transfers)$"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "404", "409", "422", "429"]
+
+[[operations]]
+include-name-regex = "^GET /api/v1/(payees|transfers)$"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "404", "409", "429"]
 
 [[operations]]
 include-path-regex = "^/api/v1/provisioning-requests/[{{]request_id[}}](/cancel)?$"

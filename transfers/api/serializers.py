@@ -9,6 +9,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from core.errors import ApplicationError
+from core.serializers import StrictSerializer
 from core.validators import refuse_card_number
 from transfers.models import Payee, Quote, Transfer
 
@@ -89,8 +90,10 @@ def clean_amount(amount) -> int:
     return value
 
 
-class CreatePayeeSerializer(serializers.Serializer):
-    pan = serializers.CharField(help_text="The card number; sealed at rest, never shown again")
+class CreatePayeeSerializer(StrictSerializer):
+    pan = serializers.CharField(min_length=13, max_length=23,
+                                help_text="The card number (13-19 digits, spaces allowed); "
+                                          "sealed at rest, never shown again")
     name = serializers.CharField(max_length=200)
 
 
@@ -102,12 +105,13 @@ class PayeeSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class MoneySerializer(serializers.Serializer):
-    value = serializers.IntegerField(help_text="minor units (KES cents)")
+class MoneySerializer(StrictSerializer):
+    value = serializers.IntegerField(min_value=1, max_value=settings.TRANSFER_MAX_AMOUNT,
+                                     help_text="minor units (KES cents)")
     currency = serializers.ChoiceField(choices=["KES"])
 
 
-class CreateQuoteSerializer(serializers.Serializer):
+class CreateQuoteSerializer(StrictSerializer):
     payee_id = serializers.UUIDField()
     amount = MoneySerializer()
 
@@ -136,7 +140,7 @@ class QuoteSerializer(serializers.ModelSerializer):
         return _money(obj.total, obj.currency)
 
 
-class CreateTransferSerializer(serializers.Serializer):
+class CreateTransferSerializer(StrictSerializer):
     quote_id = serializers.UUIDField()
 
 

@@ -13,7 +13,9 @@ from rest_framework.utils.encoders import JSONEncoder
 from rest_framework.views import APIView
 
 from core.errors import ApplicationError
+from core.openapi import errors
 from core.pagination import NewestFirstCursorPagination
+from core.validators import IDEMPOTENCY_KEY_PATTERN
 from transfers import idempotency, services
 
 from .serializers import (
@@ -40,17 +42,33 @@ def _sender_name(request) -> str:
         return "M-PESA CUSTOMER"
 
 
-def _body(request) -> dict:
+def _body(request, serializer_class) -> dict:
+    """The JSON object sent, refused (400 `validation_error`) if it carries a field the
+    schema does not name (its request serializers are strict, core/serializers.py)."""
     if not isinstance(request.data, dict):
         raise ApplicationError("The request body must be a JSON object.", code="validation_error")
+    _refuse_unknown_fields(request.data, serializer_class())
     return request.data
 
 
+def _refuse_unknown_fields(data: dict, serializer) -> None:
+    unknown = {name: ["Unknown field."] for name in data if name not in serializer.fields}
+    if unknown:
+        raise ValidationError(unknown)
+    for name, field in serializer.fields.items():
+        if hasattr(field, "fields") and isinstance(data.get(name), dict):
+            _refuse_unknown_fields(data[name], field)
+
+
 class PayeeListCreateView(APIView):
-    @extend_schema(request=CreatePayeeSerializer, responses={201: PayeeSerializer},
+    pagination_class = NewestFirstCursorPagination
+
+    @extend_schema(request=CreatePayeeSerializer, responses={201: PayeeSerializer, **errors(
+        described={400: "Also `invalid_pan` (not 13-19 digits passing Luhn), `invalid_name`.",
+                   422: "`card_cannot_receive`: the card cannot take push payments."})},
                    summary="Add a card to send money to (its attributes are asked at once)")
     def post(self, request):
-        data = _body(request)
+        data = _body(request, CreatePayeeSerializer)
         missing = [name for name in ("pan", "name") if name not in data]
         if missing:
             raise ValidationError({name: ["This field is required."] for name in missing})
@@ -75,10 +93,13 @@ class PayeeDetailView(APIView):
 
 
 class QuoteCreateView(APIView):
-    @extend_schema(request=CreateQuoteSerializer, responses={201: QuoteSerializer},
+    @extend_schema(request=CreateQuoteSerializer, responses={201: QuoteSerializer, **errors(
+        404, described={400: "Also `invalid_amount`, `invalid_currency`.",
+                        409: "`payee_deleted`.",
+                        422: "`limit_exceeded`, naming the limit in `details`."})},
                    summary="Price a transfer: fee, total, delivery, expiry")
     def post(self, request):
-        data = _body(request)
+        data = _body(request, CreateQuoteSerializer)
         if "payee_id" not in data or "amount" not in data:
             raise ValidationError({name: ["This field is required."]
                                    for name in ("payee_id", "amount") if name not in data})
@@ -90,14 +111,27 @@ class QuoteCreateView(APIView):
 
 
 class TransferListCreateView(APIView):
+    pagination_class = NewestFirstCursorPagination
+
     @extend_schema(
-        request=CreateTransferSerializer, responses={202: TransferSerializer},
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER,
-                                     required=True)],
+        request=CreateTransferSerializer, responses={202: TransferSerializer, **errors(
+            404, described={
+                400: "Also `idempotency_key_required`, `idempotency_key_invalid`.",
+                409: "`quote_expired`, `quote_used`, `payee_deleted`, "
+                     "`idempotency_key_in_flight`.",
+                422: "`idempotency_key_reused`: the key came with another body; "
+                     "`limit_exceeded`."})},
+        parameters=[OpenApiParameter(
+            "Idempotency-Key", {"type": "string", "minLength": 1,
+                                "maxLength": idempotency.MAX_KEY_LENGTH,
+                                "pattern": IDEMPOTENCY_KEY_PATTERN},
+            OpenApiParameter.HEADER, required=True,
+            description="Unique per send (a UUID): a repeat with the same body replays the "
+                        "first answer.")],
         summary="Send money against a quote")
     def post(self, request):
         key = idempotency.validate_key(request.headers.get("Idempotency-Key"))
-        serializer = CreateTransferSerializer(data=_body(request))
+        serializer = CreateTransferSerializer(data=_body(request, CreateTransferSerializer))
         serializer.is_valid(raise_exception=True)
         customer_id = request.user.customer_id
         claim = idempotency.begin(customer_id, key, idempotency.fingerprint(request.data))
@@ -132,7 +166,8 @@ class TransferDetailView(APIView):
 
 
 class TransferCancelView(APIView):
-    @extend_schema(request=None, responses={200: TransferSerializer},
+    @extend_schema(request=None, responses={200: TransferSerializer, **errors(
+        described={409: "`cancel_not_allowed`: funds are held or the transfer is over."})},
                    summary="Withdraw a transfer before funds are held")
     def post(self, request, transfer_id):
         transfer = services.cancel_transfer(request.user.customer_id, transfer_id)
