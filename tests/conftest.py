@@ -45,6 +45,9 @@ def _migration_data(request):
     install_default_rules(DecisionRule, DecisionRuleVersion)
     schedules.install(PeriodicTask, IntervalSchedule)
     sync_admin_groups(apps, None)
+    from tests.transfers.conftest import install_first_fee_schedule
+
+    install_first_fee_schedule()  # what transfers' migration 0002 installs
 
 
 @pytest.fixture
