@@ -14,7 +14,7 @@ from celery import shared_task
 
 from core.outside.http import PermanentError, TransientError
 
-from . import services
+from . import services, steps, sweeps
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ def _run_outside_step(task, step, transfer_id: str) -> None:
     try:
         step(transfer_id)
     except TransientError as exc:
-        delay = services.handle_transient_failure(transfer_id, exc)
+        delay = steps.handle_transient_failure(transfer_id, exc)
         if delay is None:
             return
         logger.info("transient outside error, retrying",
@@ -34,46 +34,46 @@ def _run_outside_step(task, step, transfer_id: str) -> None:
                            "retry_in_seconds": round(delay, 2)})
         raise task.retry(countdown=delay, exc=exc)
     except PermanentError as exc:
-        services.handle_permanent_failure(transfer_id, exc)
+        steps.handle_permanent_failure(transfer_id, exc)
 
 
 @shared_task(bind=True, **_TASK_OPTIONS)
 def check_transfer_task(self, transfer_id: str) -> None:
-    _run_outside_step(self, services.check_transfer, transfer_id)
+    _run_outside_step(self, steps.check_transfer, transfer_id)
 
 
 @shared_task(bind=True, **_TASK_OPTIONS)
 def hold_funds_task(self, transfer_id: str) -> None:
-    _run_outside_step(self, services.hold_funds, transfer_id)
+    _run_outside_step(self, steps.hold_funds, transfer_id)
 
 
 @shared_task(bind=True, **_TASK_OPTIONS)
 def send_payout_task(self, transfer_id: str) -> None:
     # Unknown outcomes and refusals are handled inside the service (never retried here:
     # a repeat of the OCT is decided only by a status inquiry).
-    services.send_payout(transfer_id)
+    steps.send_payout(transfer_id)
 
 
 @shared_task(bind=True, **_TASK_OPTIONS)
 def inquire_payout_task(self, transfer_id: str) -> None:
-    services.inquire_payout(transfer_id)
+    steps.inquire_payout(transfer_id)
 
 
 @shared_task(bind=True, **_TASK_OPTIONS)
 def settle_transfer_task(self, transfer_id: str) -> None:
-    _run_outside_step(self, services.settle, transfer_id)
+    _run_outside_step(self, steps.settle, transfer_id)
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def give_up_hold_task(transfer_id: str) -> bool:
-    return services.give_up_hold(transfer_id, "redrive_limit_reached")
+    return steps.give_up_hold(transfer_id, "redrive_limit_reached")
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def reject_stuck_transfer_task(transfer_id: str) -> bool:
-    return services.reject_stuck_transfer(transfer_id)
+    return sweeps.reject_stuck_transfer(transfer_id)
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def redrive_due_transfers_task() -> dict:
-    return services.redrive_due_transfers()
+    return sweeps.redrive_due_transfers()

@@ -11,7 +11,7 @@ from django.utils import timezone
 from core.errors import NotFound
 from core.models import TransitionLog
 from core.outside.http import OutsideTimeout, PermanentError, TransientError
-from transfers import services
+from transfers import services, steps, sweeps
 from transfers.models import NetworkOutcome, Payee, State, Transfer
 
 from .factories import GREEN_PAN, PayeeFactory, QuoteFactory, TransferFactory
@@ -19,11 +19,11 @@ from .factories import GREEN_PAN, PayeeFactory, QuoteFactory, TransferFactory
 pytestmark = pytest.mark.django_db
 
 STEPS = {
-    "check_transfer_task": services.check_transfer,
-    "hold_funds_task": services.hold_funds,
-    "send_payout_task": services.send_payout,
-    "inquire_payout_task": services.inquire_payout,
-    "settle_transfer_task": services.settle,
+    "check_transfer_task": steps.check_transfer,
+    "hold_funds_task": steps.hold_funds,
+    "send_payout_task": steps.send_payout,
+    "inquire_payout_task": steps.inquire_payout,
+    "settle_transfer_task": steps.settle,
 }
 
 
@@ -40,10 +40,10 @@ def drain(no_tasks, django_capture_on_commit_callbacks):
                 try:
                     STEPS[name](transfer_id)
                 except TransientError as exc:
-                    if services.handle_transient_failure(transfer_id, exc) is not None:
+                    if steps.handle_transient_failure(transfer_id, exc) is not None:
                         no_tasks.append((name, transfer_id))
                 except PermanentError as exc:
-                    services.handle_permanent_failure(transfer_id, exc)
+                    steps.handle_permanent_failure(transfer_id, exc)
         raise AssertionError(f"still queued after {limit} steps: {no_tasks[:5]}")
 
     return run
@@ -184,7 +184,7 @@ def test_an_approved_oct_captures_the_hold_once_and_completes(send, fake_ledger,
 
 def test_settling_twice_moves_money_once(send, fake_ledger):
     transfer = send(QuoteFactory())
-    assert services.settle(transfer.pk) is False
+    assert steps.settle(transfer.pk) is False
     assert len(fake_ledger.moves("captured")) == 1
 
 
@@ -269,7 +269,7 @@ def services_status(outcome):
 
 def test_an_unknown_outcome_is_never_overwritten_by_a_later_doubt():
     transfer = TransferFactory(state=State.SUBMITTED, network_outcome=NetworkOutcome.APPROVED)
-    services.record_unknown_outcome(transfer.pk, "late timeout")
+    steps.record_unknown_outcome(transfer.pk, "late timeout")
     transfer.refresh_from_db()
     assert transfer.network_outcome == NetworkOutcome.APPROVED
 
@@ -375,7 +375,7 @@ def test_beat_redrives_an_overdue_transfer_by_its_state(no_tasks,
                             network_outcome=NetworkOutcome.APPROVED)
     TransferFactory(state=State.IN_REVIEW, due_at=None)
     with django_capture_on_commit_callbacks(execute=True):
-        counts = services.redrive_due_transfers()
+        counts = sweeps.redrive_due_transfers()
     assert counts == {"redriven": 3, "given_up": 0}
     assert sorted(no_tasks) == sorted([("check_transfer_task", str(received.pk)),
                                        ("inquire_payout_task", str(unknown.pk)),
