@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from core.openapi import errors
 from core.pagination import NewestFirstCursorPagination
+from core.validators import IDEMPOTENCY_KEY_PATTERN
 from provisioning import idempotency, services, step_up
 from provisioning.models import ProvisioningRequest, State, Wallet
 
@@ -49,7 +50,7 @@ class ProvisioningRequestListCreateView(APIView):
         parameters=[OpenApiParameter(
             "Idempotency-Key", {"type": "string", "minLength": 1,
                                 "maxLength": idempotency.MAX_KEY_LENGTH,
-                                "pattern": idempotency.KEY_PATTERN},
+                                "pattern": IDEMPOTENCY_KEY_PATTERN},
             OpenApiParameter.HEADER, required=True,
             description="Unique per push (a UUID): a repeat with the same body replays the "
                         "first answer.")],
