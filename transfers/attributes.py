@@ -10,9 +10,8 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from core.outside import http as outside
 from core.outside.client import OutsideClient
-from core.outside.http import PermanentError
+from core.outside.errors import PermanentError
 
 from .signed import encrypt_recipient_card, send_signed
 
@@ -46,8 +45,8 @@ class AttributesClient(OutsideClient):
             "retrievalReferenceNumber": f"{secrets.randbelow(10**12):012d}",
             "encryptedCard": encrypt_recipient_card(pan),
         }
-        reply = send_signed(self.session, system=SYSTEM, operation="funds_transfer_inquiry",
-                            method="POST", url=self.base_url + PATH, body=body)
+        reply = send_signed(self, operation="funds_transfer_inquiry", method="POST", path=PATH,
+                            body=body)
         infos = reply.body.get("visaNetworkInfo")
         if not isinstance(infos, list) or not infos or not isinstance(infos[0], dict):
             raise PermanentError("attributes_bad_response", "no visaNetworkInfo", system=SYSTEM)

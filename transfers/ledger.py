@@ -11,9 +11,9 @@ import json
 from dataclasses import dataclass
 
 
-from core.outside import http as outside
 from core.outside.client import OutsideClient
-from core.outside.http import PermanentError
+from core.outside.errors import PermanentError
+from core.outside.transport import Response
 
 SYSTEM = "mpesa"
 
@@ -89,10 +89,7 @@ class LedgerClient(OutsideClient):
                                  system=SYSTEM) from None
 
     def _call(self, operation: str, method: str, path: str, body: dict | None = None, *,
-              key: str | None = None) -> outside.Response:
-        headers = dict(self.headers)
-        if key:
-            headers["Idempotency-Key"] = key
+              key: str | None = None) -> Response:
         raw = json.dumps(body, separators=(",", ":")).encode() if body is not None else None
-        return outside.send(self.session, system=SYSTEM, operation=operation, method=method,
-                            url=self.base_url + path, headers=headers, body=raw)
+        return self.call(operation, method, path, headers={"Idempotency-Key": key} if key else None,
+                         body=raw)

@@ -12,9 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
-from core.outside import http as outside
 from core.outside.client import OutsideClient
-from core.outside.http import PermanentError
+from core.outside.errors import PermanentError
 
 from .signed import encrypt_recipient_card, send_signed
 
@@ -83,8 +82,8 @@ class PayoutsClient(OutsideClient):
             "paymentInformation": {"card": {"type": "001",
                                             "encryptedCard": encrypt_recipient_card(oct_.pan)}},
         }
-        reply = send_signed(self.session, system=SYSTEM, operation="payout", method="POST",
-                            url=self.base_url + "/v2/payouts", body=body, ok=(201,))
+        reply = send_signed(self, operation="payout", method="POST", path="/v2/payouts",
+                            body=body, ok=(201,))
         return _status(reply.body.get("status"), reply.body)
 
     def status(self, transfer_id: str) -> PayoutStatus | None:
@@ -102,8 +101,7 @@ class TransactionSearchClient(OutsideClient):
     def status(self, transfer_id: str) -> PayoutStatus | None:
         """The OCT's status by our code; None when the network never took that code."""
         reply = send_signed(
-            self.session, system=SYSTEM, operation="search", method="POST",
-            url=self.base_url + "/v2/searches",
+            self, system=SYSTEM, operation="search", method="POST", path="/v2/searches",
             body={"query": f"clientReferenceInformation.code:{transfer_id}", "limit": 1},
             ok=(200, 201))
         if not reply.body.get("totalCount"):

@@ -6,9 +6,8 @@ import json
 from dataclasses import dataclass
 
 
-from core.outside import http as outside
 from core.outside.client import OutsideClient
-from core.outside.http import PermanentError
+from core.outside.errors import PermanentError
 
 SYSTEM = "screening"
 RESULTS = {"clear", "review", "hit"}
@@ -28,9 +27,7 @@ class ScreeningClient(OutsideClient):
     def screen(self, *, name: str, country: str, reference: str) -> Screening:
         body = json.dumps({"name": name, "country": country, "reference": reference},
                           separators=(",", ":")).encode()
-        reply = outside.send(self.session, system=SYSTEM, operation="screen", method="POST",
-                             url=self.base_url + "/v1/screenings", headers=self.headers,
-                             body=body)
+        reply = self.call("screen", "POST", "/v1/screenings", body=body)
         result = reply.body.get("result")
         if result not in RESULTS:
             raise PermanentError("screening_bad_response", "no screening result", system=SYSTEM)

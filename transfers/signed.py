@@ -8,12 +8,17 @@ import json
 
 from django.conf import settings
 
-from core.outside import http as outside
+from core.outside import transport
 from core.outside import http_signature
+from core.outside.transport import Response
 
 
-def send_signed(session, *, system: str, operation: str, method: str, url: str,
-                body: dict | None = None, ok: tuple[int, ...] = (200, 201)) -> outside.Response:
+def send_signed(client, *, operation: str, method: str, path: str, body: dict | None = None,
+                ok: tuple[int, ...] = (200, 201), system: str = "") -> Response:
+    """One signed exchange by `client` (an OutsideClient: its base URL, session and its
+    registry entry's timeouts). `system` names the errors and metrics when they are another
+    system's (a lost payout status is a lost payout answer)."""
+    url = client.base_url + path
     raw = json.dumps(body, separators=(",", ":")).encode() if body is not None else None
     headers = http_signature.sign_request(
         method=method, url=url, body=raw,
@@ -21,8 +26,9 @@ def send_signed(session, *, system: str, operation: str, method: str, url: str,
         key_id=settings.TOKEN_SERVICE_KEY_ID,
         shared_secret_b64=settings.TOKEN_SERVICE_SHARED_SECRET,
     )
-    return outside.send(session, system=system, operation=operation, method=method, url=url,
-                        headers=headers, body=raw, ok=ok)
+    return transport.send(client.session, system=system or client.system, operation=operation,
+                          method=method, url=url, headers=headers, body=raw, ok=ok,
+                          timeout=client.timeout)
 
 
 def encrypt_recipient_card(pan: str) -> str:

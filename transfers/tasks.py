@@ -14,7 +14,7 @@ from celery import shared_task
 
 from core.outside.http import PermanentError, TransientError
 
-from . import services, steps, sweeps
+from . import steps, sweeps
 
 logger = logging.getLogger(__name__)
 
