@@ -18,6 +18,7 @@ applied afterwards in a short transaction that re-checks the state.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -299,11 +300,29 @@ def inquire_payout(transfer_id) -> None:
             _schedule_inquiry(transfer_id, outside_retry_delay(transfer.inquiries + 1))
         return
     if status is None:
+        # The search may not show a payout made moments ago: "not found" counts only once
+        # it has held for the confirmation window since the send.
+        wait = _not_found_wait(transfer)
+        if wait > 0:
+            logger.info("OCT not found yet; asking again after the confirmation window",
+                        extra={"transfer_id": str(transfer_id), "wait_seconds": round(wait, 2)})
+            with transaction.atomic():
+                _schedule_inquiry(transfer_id, wait)
+            return
         logger.info("the network never took this OCT; sending it again under the same code",
                     extra={"transfer_id": str(transfer_id)})
         _send_and_record(transfer, client)
         return
     record_payout_status(transfer_id, status)
+
+
+def _not_found_wait(transfer: Transfer) -> float:
+    """Seconds left before a "not found" may be believed (0: believe it now)."""
+    if transfer.payout_sent_at is None:
+        return 0.0
+    confirmed_at = transfer.payout_sent_at + timedelta(
+        seconds=settings.TRANSFER_NOT_FOUND_CONFIRM_SECONDS)
+    return max(0.0, (confirmed_at - timezone.now()).total_seconds())
 
 
 def _schedule_settlement_now(transfer_id) -> None:

@@ -22,6 +22,8 @@ STUCK_AFTER = {
     "token_requested": timedelta(seconds=env.int("STUCK_TOKEN_REQUESTED_SECONDS", default=20)),
 }
 OUTSIDE_READ_TIMEOUT = env.float("OUTSIDE_READ_TIMEOUT", default=3.0)
+# The sandbox's search never lags: a short confirmation window keeps the demo quick.
+TRANSFER_NOT_FOUND_CONFIRM_SECONDS = env.float("TRANSFER_NOT_FOUND_CONFIRM_SECONDS", default=2.0)
 OUTSIDE_MAX_ATTEMPTS = env.int("OUTSIDE_MAX_ATTEMPTS", default=4)
 OUTSIDE_RETRY_BASE_SECONDS = env.float("OUTSIDE_RETRY_BASE_SECONDS", default=0.5)
 OUTSIDE_RETRY_MAX_SECONDS = env.float("OUTSIDE_RETRY_MAX_SECONDS", default=4.0)

@@ -37,6 +37,9 @@ TRANSFER_DEFAULT_KYC_TIER = env.str("TRANSFER_DEFAULT_KYC_TIER", default="1")
 # Status inquiries of one OCT whose outcome is unknown before it needs attention.
 TRANSFER_INQUIRY_BUDGET = env.int("TRANSFER_INQUIRY_BUDGET", default=8)
 TRANSFER_INQUIRY_DELAY_SECONDS = env.float("TRANSFER_INQUIRY_DELAY_SECONDS", default=2.0)
+# A status search that finds no payout is believed only this long after the send (a
+# search index may lag the payout); until then the inquiry waits out the window.
+TRANSFER_NOT_FOUND_CONFIRM_SECONDS = env.float("TRANSFER_NOT_FOUND_CONFIRM_SECONDS", default=30.0)
 TRANSFER_STUCK_AFTER = {
     "received": timedelta(seconds=env.int("TRANSFER_STUCK_RECEIVED_SECONDS", default=60)),
     "checked": timedelta(seconds=env.int("TRANSFER_STUCK_CHECKED_SECONDS", default=60)),

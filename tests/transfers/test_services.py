@@ -229,12 +229,37 @@ def test_a_pending_oct_is_asked_about_until_approved(send, fake_ledger, network)
     assert network.searches == 2
 
 
-def test_a_send_the_network_never_took_is_sent_again_under_the_same_code(send, network):
+def test_a_send_the_network_never_took_is_sent_again_under_the_same_code(send, network,
+                                                                        settings):
+    settings.TRANSFER_NOT_FOUND_CONFIRM_SECONDS = 0
     network.send_script = [TransientError("payouts_unavailable", system="payouts", status=503),
                            "approved"]
     transfer = send(QuoteFactory())
     assert transfer.state == State.COMPLETED
     assert network.sends == [str(transfer.pk)] * 2
+
+
+def test_not_found_is_believed_only_after_the_confirmation_window(
+        network, no_tasks, settings, django_capture_on_commit_callbacks):
+    """A search that lags the payout must not make us send again: within the window the
+    inquiry waits (one more inquiry, not a send), after it the OCT goes again."""
+    settings.TRANSFER_NOT_FOUND_CONFIRM_SECONDS = 60
+    transfer = TransferFactory(state=State.SUBMITTED, network_outcome=NetworkOutcome.UNKNOWN,
+                               payout_sent_at=timezone.now() - timedelta(seconds=5))
+    with django_capture_on_commit_callbacks(execute=True):
+        steps.inquire_payout(transfer.pk)
+    transfer.refresh_from_db()
+    assert no_tasks == [("inquire_payout_task", str(transfer.pk))]
+    assert network.sends == [] and transfer.state == State.SUBMITTED
+    assert transfer.inquiries == 1 and transfer.network_outcome == NetworkOutcome.UNKNOWN
+
+    Transfer.objects.filter(pk=transfer.pk).update(
+        payout_sent_at=timezone.now() - timedelta(seconds=61))
+    network.send_script = ["approved"]
+    steps.inquire_payout(transfer.pk)
+    transfer.refresh_from_db()
+    assert network.sends == [str(transfer.pk)]
+    assert transfer.network_outcome == NetworkOutcome.APPROVED
 
 
 def test_after_the_inquiry_budget_the_transfer_needs_attention_and_money_stays_held(
