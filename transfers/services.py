@@ -24,7 +24,7 @@ from core.observability import correlation
 from core.outside.http import PermanentError, TransientError
 from decisioning.transfer_rules import check_limits
 
-from . import lock_objects
+from . import cards, lock_objects
 from .steps import OUTCOME_UNSETTLED, settle
 from .models import (
     COUNTED_STATES,
@@ -131,15 +131,14 @@ def get_customer_payee(customer_id: str, payee_id) -> Payee:
 
 
 def delete_payee(customer_id: str, payee_id) -> None:
-    """The payee leaves the customer's list; its sealed PAN is erased unless a transfer is
-    paying it right now (that send needs it; it is erased when the payee is next deleted
-    or by the transfer's end in a later version: see docs/transfers.md)."""
+    """The payee leaves the customer's list; its sealed PAN is erased now, or, when a
+    transfer is paying it right now (that send needs it), when the last such send ends
+    (transfers/cards.py)."""
     with transaction.atomic():
         payee = get_customer_payee(customer_id, payee_id)
-        payee = Payee.objects.select_for_update().get(pk=payee.pk)
+        payee = cards.payee_for_update(payee.pk)
         payee.deleted_at = timezone.now()
-        paying = payee.transfers.filter(state__in=[State.FUNDS_HELD, State.SUBMITTED]).exists()
-        if not paying:
+        if not cards.card_still_needed(payee):
             payee.card = None
         payee.save(update_fields=["deleted_at", "card"])
 
@@ -268,6 +267,7 @@ def cancel_transfer(customer_id: str, transfer_id, *, by: str = Trigger.API,
                                 code="cancel_not_allowed",
                                 details={"state": transfer.state}) from None
         transfer.save()
+        cards.erase_if_no_longer_needed(transfer.payee_id)
     return transfer
 
 
@@ -303,6 +303,7 @@ def reject_review(transfer_id, *, actor, reason: str) -> Transfer:
         transfer.reject(by=Trigger.ADMIN, actor=actor, reason=reason.strip()[:255],
                         code="review_rejected", message="This transfer cannot be made.")
         transfer.save()
+        cards.erase_if_no_longer_needed(transfer.payee_id)
     return transfer
 
 

@@ -30,7 +30,7 @@ from core.models import Trigger
 from core.backoff import outside_retry_delay
 from core.outside.http import PermanentError, TransientError
 
-from . import lock_objects
+from . import cards, lock_objects
 from .models import (
     NetworkOutcome,
     State,
@@ -64,6 +64,7 @@ def reject(transfer_id, code: str, message: str, *, from_states, by=Trigger.WORK
             return False
         transfer.reject(by=by, reason=code, message=message)
         transfer.save()
+        cards.erase_if_no_longer_needed(transfer.payee_id)
     logger.warning("transfer rejected", extra={"transfer_id": str(transfer_id),
                                                "failure_code": code})
     return True
@@ -113,13 +114,19 @@ def hold_funds(transfer_id) -> None:
     transfer = Transfer.objects.select_related("payee").get(pk=transfer_id)
     if transfer.state != State.CHECKED:
         return _noop(transfer_id, "hold_funds", transfer.state)
-    if transfer.payee.is_deleted and transfer.hold_requested_at is None:
+    # From here on the customer can no longer cancel, nor the card be erased: a hold may
+    # be in place. The payee's lock orders this against a deletion of the payee.
+    with transaction.atomic():
+        payee_deleted = (cards.payee_for_update(transfer.payee_id).is_deleted
+                         and transfer.hold_requested_at is None)
+        begun = not payee_deleted and _begin_attempt(
+            transfer_id, State.CHECKED,
+            hold_requested_at=Coalesce(F("hold_requested_at"), timezone.now()))
+    if payee_deleted:
         reject(transfer_id, "payee_deleted", "The payee was deleted.",
                 from_states={State.CHECKED})
         return
-    # From here on the customer can no longer cancel: a hold may be in place.
-    if not _begin_attempt(transfer_id, State.CHECKED,
-                          hold_requested_at=Coalesce(F("hold_requested_at"), timezone.now())):
+    if not begun:
         return _noop(transfer_id, "hold_funds", "moved")
     try:
         hold = LedgerClient().hold(transfer_id=str(transfer.id), customer_id=transfer.customer_id,
@@ -385,6 +392,7 @@ def settle(transfer_id, *, by=Trigger.WORKER, actor=None) -> bool:
             code = transfer.failure_code or "network_declined"
             transfer.decline(by=by, actor=actor, reason=code)
         transfer.save()
+        cards.erase_if_no_longer_needed(transfer.payee_id)
     return True
 
 

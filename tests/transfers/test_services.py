@@ -6,12 +6,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from core.errors import NotFound
 from core.models import TransitionLog
 from core.outside.http import OutsideTimeout, PermanentError, TransientError
-from transfers import services, steps, sweeps
+from transfers import cards, services, steps, sweeps
 from transfers.models import NetworkOutcome, Payee, State, Transfer
 
 from .factories import GREEN_PAN, PayeeFactory, QuoteFactory, TransferFactory
@@ -405,3 +406,69 @@ def test_beat_redrives_an_overdue_transfer_by_its_state(no_tasks,
     assert sorted(no_tasks) == sorted([("check_transfer_task", str(received.pk)),
                                        ("inquire_payout_task", str(unknown.pk)),
                                        ("settle_transfer_task", str(known.pk))])
+
+
+# --- a deleted payee's sealed card ----------------------------------------------------------
+
+def _deleted_while_paying(state, **fields):
+    transfer = TransferFactory(state=state, **fields)
+    services.delete_payee(transfer.customer_id, transfer.payee_id)
+    payee = Payee.objects.get(pk=transfer.payee_id)
+    assert payee.deleted_at is not None and payee.card == {"pan": GREEN_PAN}
+    return transfer
+
+
+def test_a_payee_deleted_while_its_oct_is_unsettled_keeps_the_card_until_that_send_ends(
+        fake_ledger, network, django_capture_on_commit_callbacks):
+    transfer = _deleted_while_paying(State.SUBMITTED, network_outcome=NetworkOutcome.APPROVED,
+                                     hold_id="hold_x", payout_sent_at=timezone.now())
+    fake_ledger.holds["hold_x"] = {"id": "hold_x", "status": "held", "total": transfer.total,
+                                   "reference": str(transfer.pk), "customer": "cust_test"}
+    with django_capture_on_commit_callbacks(execute=True):
+        assert steps.settle(transfer.pk)
+    assert Transfer.objects.get(pk=transfer.pk).state == State.COMPLETED
+    assert Payee.objects.get(pk=transfer.payee_id).card is None
+
+
+def test_a_hold_being_asked_for_keeps_a_deleted_payees_card():
+    transfer = _deleted_while_paying(State.CHECKED, hold_requested_at=timezone.now())
+    assert Payee.objects.get(pk=transfer.payee_id).card is not None
+
+
+def _held(fake_ledger, transfer, hold_id):
+    fake_ledger.holds[hold_id] = {"id": hold_id, "status": "held", "total": transfer.total,
+                                  "reference": str(transfer.pk), "customer": "cust_test"}
+    Transfer.objects.filter(pk=transfer.pk).update(hold_id=hold_id)
+
+
+def test_the_card_goes_only_when_the_last_send_to_it_ends(fake_ledger):
+    first = TransferFactory(state=State.SUBMITTED, network_outcome=NetworkOutcome.APPROVED)
+    second = TransferFactory(state=State.SUBMITTED, network_outcome=NetworkOutcome.DECLINED,
+                             payee=first.payee, quote__payee=first.payee)
+    _held(fake_ledger, first, "hold_1")
+    _held(fake_ledger, second, "hold_2")
+    services.delete_payee(first.customer_id, first.payee_id)
+    assert steps.settle(first.pk)
+    assert Payee.objects.get(pk=first.payee_id).card is not None  # the second still sends
+    assert steps.settle(second.pk)
+    assert Payee.objects.get(pk=first.payee_id).card is None
+    assert {t.state for t in Transfer.objects.all()} == {State.COMPLETED, State.DECLINED}
+
+
+def test_a_payee_still_listed_keeps_its_card_when_a_send_ends(fake_ledger):
+    transfer = TransferFactory(state=State.SUBMITTED, network_outcome=NetworkOutcome.APPROVED)
+    _held(fake_ledger, transfer, "hold_3")
+    assert steps.settle(transfer.pk)
+    with transaction.atomic():
+        assert not cards.erase_if_no_longer_needed(transfer.payee_id)
+    assert Payee.objects.get(pk=transfer.payee_id).card == {"pan": GREEN_PAN}
+
+
+def test_a_payee_deleted_before_the_hold_is_asked_for_rejects_and_erases(network, fake_ledger):
+    transfer = TransferFactory(state=State.CHECKED)
+    services.delete_payee(transfer.customer_id, transfer.payee_id)
+    assert Payee.objects.get(pk=transfer.payee_id).card is None
+    steps.hold_funds(transfer.pk)
+    transfer.refresh_from_db()
+    assert transfer.state == State.REJECTED and transfer.failure_code == "payee_deleted"
+    assert fake_ledger.holds == {}
