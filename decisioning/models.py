@@ -30,6 +30,11 @@ class RuleKind(models.TextChoices):
     ATTEMPTS_PER_CUSTOMER = "attempts_per_customer", "Attempts per customer in 24 hours"
     ATTEMPTS_PER_DEVICE = "attempts_per_device", "Attempts per device in 24 hours"
     NEW_DEVICE = "new_device", "Device never seen for this customer"
+    # Visa Direct transfers (decisioning.transfer_rules)
+    TRANSFER_SENDERS_PER_CARD = ("transfer_senders_per_card",
+                                 "Transfers: senders to one recipient card in a window")
+    TRANSFER_NEW_CARDS_PER_SENDER = ("transfer_new_cards_per_sender",
+                                     "Transfers: new recipient cards per sender in a window")
 
 
 class Mode(models.TextChoices):

@@ -186,10 +186,11 @@ DEFAULT_RULES = [
 ]
 
 
-def install_default_rules(rule_model, version_model) -> list[str]:
-    """Create any default rule that does not exist yet (never overwrites a tuned one)."""
+def install_default_rules(rule_model, version_model, rules=None) -> list[str]:
+    """Create any default rule (of `rules`, else the provisioning defaults) that does not
+    exist yet (never overwrites a tuned one)."""
     created_keys = []
-    for item in DEFAULT_RULES:
+    for item in DEFAULT_RULES if rules is None else rules:
         rule, created = rule_model.objects.get_or_create(
             key=item["key"],
             defaults={"kind": str(item["kind"]), "mode": item["mode"], "params": item["params"],

@@ -29,6 +29,7 @@ from .models import (
     most_restrictive,
 )
 from .rules import KINDS, Facts, History, Verdict
+from .transfer_rules import TRANSFER_KINDS, TransferFacts
 from .weakening import SNAPSHOT_FIELDS, snapshot, weakening_reasons
 
 logger = logging.getLogger(__name__)
@@ -67,10 +68,20 @@ def evaluate(request, eligibility, *, history: History, now=None) -> IssuerDecis
         now=now or timezone.now(),
         history=history,
     )
+    return _run(KINDS, facts)
+
+
+def evaluate_transfer(facts: TransferFacts) -> IssuerDecision:
+    """Run the enabled transfer rules (decisioning.transfer_rules) on one send."""
+    return _run(TRANSFER_KINDS, facts)
+
+
+def _run(kinds: dict, facts) -> IssuerDecision:
+    """Each enabled rule of these kinds on the facts; the enforced ones decide."""
     results = []
-    for rule in DecisionRule.objects.filter(enabled=True).order_by("key"):
+    for rule in DecisionRule.objects.filter(enabled=True, kind__in=list(kinds)).order_by("key"):
         try:
-            verdict = KINDS[rule.kind](rule.params or {}, facts)
+            verdict = kinds[rule.kind](rule.params or {}, facts)
         except Exception:  # a broken rule must not pass a push silently, nor crash it
             logger.exception("decisioning rule failed", extra={"rule": rule.key})
             verdict = Verdict(Outcome.YELLOW, "rule_error", {})
@@ -242,9 +253,18 @@ def firing_counts(since) -> dict[str, dict[str, int]]:
     is for (would this threshold have fired on live traffic?)."""
     from django.db.models import Count
 
+    from django.apps import apps
+
     counts: dict[str, dict[str, int]] = {}
-    rows = (RuleResult.objects.filter(created_at__gte=since)
-            .values("rule_key", "outcome").annotate(n=Count("id")))
-    for row in rows:
-        counts.setdefault(row["rule_key"], {})[row["outcome"]] = row["n"]
+    # The transfers flow keeps its own results (it sits above decisioning, which never
+    # imports it): read by model name when that app is installed.
+    models = [RuleResult]
+    if apps.is_installed("transfers"):
+        models.append(apps.get_model("transfers", "TransferRuleResult"))
+    for model in models:
+        rows = (model.objects.filter(created_at__gte=since)
+                .values("rule_key", "outcome").annotate(n=Count("id")))
+        for row in rows:
+            bucket = counts.setdefault(row["rule_key"], {})
+            bucket[row["outcome"]] = bucket.get(row["outcome"], 0) + row["n"]
     return counts

@@ -40,9 +40,11 @@ def _migration_data(request):
     from core.security import sync_admin_groups
     from decisioning.models import DecisionRule, DecisionRuleVersion
     from decisioning.rules import install_default_rules
+    from decisioning.transfer_rules import DEFAULT_TRANSFER_RULES
     from core import schedules
 
     install_default_rules(DecisionRule, DecisionRuleVersion)
+    install_default_rules(DecisionRule, DecisionRuleVersion, DEFAULT_TRANSFER_RULES)
     schedules.install(PeriodicTask, IntervalSchedule)
     sync_admin_groups(apps, None)
     from tests.transfers.conftest import install_first_fee_schedule

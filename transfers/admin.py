@@ -146,6 +146,7 @@ class TransferAdmin(ReadOnlyAdmin):
             extra_context["transfer_actions"] = available_actions(obj, request.user)
             extra_context["transitions"] = list(TransitionLog.objects.filter(
                 machine=Transfer.TRANSITION_LOG_MACHINE, object_id=obj.pk).order_by("id"))
+            extra_context["rule_results"] = list(obj.rule_results.order_by("rule_key"))
         return super().change_view(request, object_id, form_url, extra_context)
 
     def action_view(self, request, object_id, name):

@@ -47,7 +47,9 @@ class Payee(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["customer_id", "-created_at"], name="payee_customer_idx")]
+        indexes = [models.Index(fields=["customer_id", "-created_at"], name="payee_customer_idx"),
+                   # The velocity rules: who else has paid this card (transfers/checks.py).
+                   models.Index(fields=["pan_fingerprint"], name="payee_fingerprint_idx")]
 
     def __str__(self) -> str:
         return f"{self.name} ···· {self.last4}"
@@ -284,6 +286,30 @@ class Transfer(ConcurrentTransitionMixin, models.Model):
     @transition(field=state, source=State.SUBMITTED, target=State.NEEDS_ATTENTION)
     def need_attention(self, *, by, reason="outcome_unknown", actor=None):
         self._entered(State.NEEDS_ATTENTION)
+
+
+class TransferRuleResult(models.Model):
+    """One decisioning rule's verdict on one transfer, shadow ones included, with the
+    inputs that mattered (counts, never card data)."""
+
+    transfer = models.ForeignKey(Transfer, on_delete=models.CASCADE, related_name="rule_results")
+    rule_key = models.CharField(max_length=64)
+    rule_kind = models.CharField(max_length=32)
+    rule_version = models.PositiveIntegerField()
+    mode = models.CharField(max_length=8)
+    outcome = models.CharField(max_length=8)
+    reason_code = models.CharField(max_length=64, blank=True, default="")
+    inputs = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["transfer", "rule_key"]
+        indexes = [models.Index(fields=["rule_key", "created_at"],
+                                name="transfer_ruleresult_idx")]
+
+    @property
+    def enforced(self) -> bool:
+        return self.mode == "enforce"
 
 
 class IdempotencyKey(models.Model):

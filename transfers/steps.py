@@ -1,7 +1,7 @@
-"""Visa Direct worker steps: screen, hold, send, inquire, settle; their failures and
-retries; beat's re-drive of overdue transfers. Each step locks its row, re-checks the
-state, and moves the Transfer's state machine; the use cases the API and admin call are in
-services.py.
+"""Visa Direct worker steps after the checks (checks.py): hold, send, inquire, settle;
+their failures and retries. Each step locks its row, re-checks the state, and moves the
+Transfer's state machine; beat's re-drive is in sweeps.py, the use cases the API and
+admin call in services.py.
 
 The money rule: amount + fee are held on the customer's M-Pesa balance before the OCT is
 sent; the hold is captured only when the network says the card was paid, released only
@@ -68,41 +68,6 @@ def reject(transfer_id, code: str, message: str, *, from_states, by=Trigger.WORK
     logger.warning("transfer rejected", extra={"transfer_id": str(transfer_id),
                                                "failure_code": code})
     return True
-
-
-def check_transfer(transfer_id) -> None:
-    """Screen the recipient: clear → checked (the hold is next), review → a person decides,
-    hit → rejected. A deleted payee is rejected before anything is asked."""
-    from .screening import ScreeningClient
-    from .tasks import hold_funds_task
-
-    transfer = Transfer.objects.select_related("payee").get(pk=transfer_id)
-    if transfer.state != State.RECEIVED or not _begin_attempt(transfer_id, State.RECEIVED):
-        return _noop(transfer_id, "check_transfer", transfer.state)
-    payee = transfer.payee
-    if payee.is_deleted:
-        reject(transfer_id, "payee_deleted", "The payee was deleted.",
-                from_states={State.RECEIVED})
-        return
-    screening = ScreeningClient().screen(name=payee.name, country=payee.country or "KE",
-                                         reference=str(transfer.id))
-    with transaction.atomic():
-        transfer = lock_objects.transfer_for_update(transfer_id)
-        if transfer.state != State.RECEIVED:
-            return _noop(transfer_id, "check_transfer", transfer.state)
-        transfer.screening_id = screening.screening_id
-        transfer.screening_result = screening.result
-        if screening.result == "clear":
-            transfer.mark_checked(by=Trigger.WORKER, reason="screening_clear")
-            transfer.save()
-            hold_funds_task.delay_on_commit(str(transfer.id))
-        elif screening.result == "review":
-            transfer.send_to_review(by=Trigger.WORKER, reason="screening_review")
-            transfer.save()
-        else:
-            transfer.reject(by=Trigger.WORKER, reason="sanctions_hit",
-                            message="This transfer cannot be made.")
-            transfer.save()
 
 
 def hold_funds(transfer_id) -> None:

@@ -14,7 +14,7 @@ from celery import shared_task
 
 from core.outside.http import PermanentError, TransientError
 
-from . import steps, sweeps
+from . import checks, steps, sweeps
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def _run_outside_step(task, step, transfer_id: str) -> None:
 
 @shared_task(bind=True, **_TASK_OPTIONS)
 def check_transfer_task(self, transfer_id: str) -> None:
-    _run_outside_step(self, steps.check_transfer, transfer_id)
+    _run_outside_step(self, checks.check_transfer, transfer_id)
 
 
 @shared_task(bind=True, **_TASK_OPTIONS)

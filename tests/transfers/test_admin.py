@@ -88,3 +88,26 @@ def test_editing_the_fee_in_admin_saves_a_new_version_and_keeps_the_old(client,
     newest = FeeSchedule.objects.order_by("-version").first()
     assert (newest.version, newest.fixed_fee, newest.created_by) == (2, 3000, "operations_user")
     assert FeeSchedule.objects.get(version=1).fixed_fee == 2500
+
+
+def test_a_transfers_page_shows_each_rule_verdict_and_the_rule_shows_how_often_it_fired(
+        client, django_user_model):
+    from transfers.models import TransferRuleResult
+
+    _staff(client, django_user_model, "support")
+    transfer = TransferFactory()
+    TransferRuleResult.objects.create(
+        transfer=transfer, rule_key="transfer-senders-per-card",
+        rule_kind="transfer_senders_per_card", rule_version=1, mode="shadow", outcome="yellow",
+        reason_code="card_velocity", inputs={"senders": 7, "max": 5})
+    html = client.get(f"/admin/transfers/transfer/{transfer.pk}/change/").content.decode()
+    assert 'class="rule-result-row"' in html and "card_velocity" in html
+
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from decisioning.services import firing_counts
+
+    counts = firing_counts(timezone.now() - timedelta(hours=1))
+    assert counts["transfer-senders-per-card"] == {"yellow": 1}

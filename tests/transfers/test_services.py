@@ -12,7 +12,7 @@ from django.utils import timezone
 from core.errors import NotFound
 from core.models import TransitionLog
 from core.outside.http import OutsideTimeout, PermanentError, TransientError
-from transfers import cards, services, steps, sweeps
+from transfers import cards, checks, services, steps, sweeps
 from transfers.models import NetworkOutcome, Payee, State, Transfer
 
 from .factories import GREEN_PAN, PayeeFactory, QuoteFactory, TransferFactory
@@ -20,7 +20,7 @@ from .factories import GREEN_PAN, PayeeFactory, QuoteFactory, TransferFactory
 pytestmark = pytest.mark.django_db
 
 STEPS = {
-    "check_transfer_task": steps.check_transfer,
+    "check_transfer_task": checks.check_transfer,
     "hold_funds_task": steps.hold_funds,
     "send_payout_task": steps.send_payout,
     "inquire_payout_task": steps.inquire_payout,

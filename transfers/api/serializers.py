@@ -148,6 +148,8 @@ class CreateTransferSerializer(StrictSerializer):
 CUSTOMER_FAILURES = {
     "insufficient_funds": "insufficient_funds",
     "sanctions_hit": "transfer_not_allowed",
+    "transfer_not_allowed": "transfer_not_allowed",  # an enforced decisioning rule said red
+    "card_cannot_receive": "card_cannot_receive",  # the card stopped taking push payments
     "review_rejected": "transfer_not_allowed",
     "payee_deleted": "payee_deleted",
     "cancelled_by_customer": "cancelled_by_customer",
