@@ -13,7 +13,7 @@ from core.models import TransitionLog
 from devstack import luhn_pan, wait_until
 from transfers.models import State, Transfer
 
-pytestmark = [pytest.mark.integration]
+pytestmark = [pytest.mark.integration, pytest.mark.embedded]
 
 TERMINAL = {"completed", "declined", "rejected", "cancelled", "needs_attention"}
 BALANCE = 5_000_000
