@@ -1,7 +1,29 @@
 from django.apps import AppConfig
 
+# The admin badges' and state diagram's colour per state (names shared with provisioning
+# keep provisioning's colours).
+STATE_COLOURS = {
+    "received": "#1f6feb",
+    "in_review": "#bf8700",
+    "checked": "#1f6feb",
+    "funds_held": "#8250df",
+    "submitted": "#8250df",
+    "completed": "#1a7f37",
+    "declined": "#cf222e",
+    "rejected": "#cf222e",
+    "cancelled": "#6e7781",
+    "needs_attention": "#bf8700",
+}
+
 
 class TransfersConfig(AppConfig):
     name = "transfers"
     verbose_name = "Visa Direct transfers"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from core import diagram
+
+        from .models import Transfer
+
+        diagram.register("transfer.svg", Transfer, title="Transfer.state", colours=STATE_COLOURS)

@@ -355,10 +355,11 @@ def test_overview_shows_last_hours_outcomes_by_failure_code(support_client):
     assert outcomes == {("failed", "token_service_timeout"): 1}
 
 
-def test_overview_draws_both_state_diagrams(support_client):
+def test_overview_draws_every_state_diagram(support_client):
     page = support_client.get(reverse("admin:overview")).content.decode()
     assert 'aria-label="ProvisioningRequest.state"' in page
     assert 'aria-label="Token.state"' in page
+    assert 'aria-label="Transfer.state"' in page and 'id="state-needs_attention"' in page
     assert 'id="state-step_up_required"' in page and 'id="state-suspended"' in page
 
 
