@@ -22,6 +22,16 @@ from devstack.stack import sandbox_command
 from tests.live import ARTIFACTS, ROOT, Stack, Worker, aim_at_sandbox
 
 
+def pytest_collection_modifyitems(session, config, items):
+    """Tests that need the live worker run after all the others (in their own order).
+
+    The worker is session-scoped: once started it consumes every task published to the
+    test broker. A later test of a committed transaction (a transactional test's create
+    publishes on commit) would hand its task to that worker, which then works on rows
+    the test's teardown is flushing (seen as a deadlock in the flush)."""
+    items.sort(key=lambda item: "worker" in getattr(item, "fixturenames", ()))
+
+
 @pytest.fixture(autouse=True)
 def _migration_data(request):
     """Put back what migrate installs (rules, groups, beat schedules): a transactional
