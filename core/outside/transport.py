@@ -38,6 +38,8 @@ OUTSIDE_CALL_ERRORS = Counter(
 class Response:
     status: int
     body: dict[str, Any]
+    # The answer's bytes as they came, for the few answers that are not JSON (a CSV report).
+    content: bytes = b""
 
 
 def build_session() -> requests.Session:
@@ -100,7 +102,7 @@ def send(
         payload = _json(reply)
         if reply.status_code in ok:
             outcome = "ok"
-            return Response(reply.status_code, payload)
+            return Response(reply.status_code, payload, reply.content)
         error_code = ((payload.get("error") or {}).get("code") if isinstance(payload.get("error"), dict)
                       else None) or f"http_{reply.status_code}"
         if reply.status_code >= 500 or reply.status_code in (408, 429):
