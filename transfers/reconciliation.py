@@ -205,14 +205,14 @@ def reconcile_day(day: date, *, trigger: str = Trigger.BEAT) -> ReconciliationRu
             if finding is not None:
                 findings.append(finding)
     except OutsideError as exc:
-        ReconciliationRun.objects.filter(pk=run.pk).update(
-            status=ReconciliationRun.Status.FAILED, error_code=exc.code[:64],
-            error_message=exc.message[:255], finished_at=timezone.now())
-        logger.warning("reconciliation failed", extra={"report_date": str(day),
-                                                       "error_code": exc.code})
-        run.refresh_from_db()
-        return run
-    new, cleared = _record(run, findings, by=trigger)
+        return _failed(run, exc.code, exc.message)
+    try:
+        new, cleared = _record(run, findings, by=trigger)
+    except Exception:
+        # A bug, or the database: the run must not stay `running`; the task's failure
+        # (with its traceback) is what alerts.
+        _failed(run, "internal_error", "the mismatches could not be recorded")
+        raise
     ReconciliationRun.objects.filter(pk=run.pk).update(
         status=ReconciliationRun.Status.SUCCEEDED, report_lines=len(report.lines),
         transfers_checked=len({t.pk for t in sent} | {t.pk for t in ended}),
@@ -224,6 +224,16 @@ def reconcile_day(day: date, *, trigger: str = Trigger.BEAT) -> ReconciliationRu
         "report_date": str(day), "report_lines": run.report_lines,
         "transfers_checked": run.transfers_checked, "mismatches_found": len(findings),
         "mismatches_new": new, "mismatches_cleared": cleared})
+    return run
+
+
+def _failed(run: ReconciliationRun, code: str, message: str) -> ReconciliationRun:
+    ReconciliationRun.objects.filter(pk=run.pk).update(
+        status=ReconciliationRun.Status.FAILED, error_code=code[:64], error_message=message[:255],
+        finished_at=timezone.now())
+    logger.warning("reconciliation failed", extra={"report_date": str(run.report_date),
+                                                   "error_code": code})
+    run.refresh_from_db()
     return run
 
 

@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 
-from core.observability.redaction import mask_pans
+from core.observability.redaction import MASK_PAN, find_pans
 from core.outside import http_signature
 from core.outside.client import OutsideClient
 from core.outside.http import PermanentError, TransientError
@@ -83,9 +83,14 @@ def _malformed(why: str) -> ReportMalformed:
 
 def _clean(value: str) -> tuple[str, bool]:
     """A field as stored: no card number (the report has none; a line we do not know may
-    carry anything) and bounded. True when it had to be changed."""
-    cleaned = mask_pans(value)[:MAX_FIELD_LENGTH]
-    return cleaned, cleaned != value
+    carry anything) and bounded. True when it had to be changed. Only numbers standing
+    alone count: a reconciliation id is hex, and its digit runs are not card numbers."""
+    cleaned, position = [], 0
+    for start, end in find_pans(value, standalone=True):
+        cleaned += [value[position:start], MASK_PAN]
+        position = end
+    text = ("".join(cleaned) + value[position:])[:MAX_FIELD_LENGTH]
+    return text, text != value
 
 
 def _check_title(row: list[str], day: date, merchant_id: str | None) -> str:

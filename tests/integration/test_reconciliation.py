@@ -5,13 +5,14 @@ with the sandbox's own ledger agreeing, and a second run adds none."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from devstack import wait_until
+from devstack import luhn_pan, wait_until
 from transfers import tasks
 from transfers.models import MismatchKind, ReconciliationMismatch, ReconciliationRun, State
 
@@ -75,6 +76,9 @@ def test_each_report_and_ledger_mismatch_is_found_once_and_a_rerun_adds_none(sta
     assert unknown.report_line["fields"]["client_reference_code"] == stranger
     assert unknown.report_line["fields"]["amount"] == "1234.56"
     assert visa.stats()["money_rule"]["ok"]  # the ledger agrees: no ledger mismatch
+    stored = json.dumps(list(ReconciliationMismatch.objects.values("report_line", "ours",
+                                                                   "detail")))
+    assert luhn_pan("0010", prefix="400000") not in stored  # no card number was kept
 
     again = _run_beat_task(day + timedelta(days=1), len(runs))
     rerun = max((r for r in again if r.report_date == day), key=lambda r: r.started_at)

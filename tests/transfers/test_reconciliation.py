@@ -320,3 +320,16 @@ def test_the_command_runs_one_day_and_refuses_today(report, fake_ledger, capsys)
     report.error = OutsideTimeout("settlement_reports_timeout")
     with pytest.raises(CommandError, match="failed"):
         call_command("reconcile_settlement", "--date", str(DAY))
+
+
+def test_a_run_that_cannot_record_is_failed_not_left_running(report, fake_ledger, monkeypatch):
+    _completed(fake_ledger)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(reconciliation, "_record", broken)
+    with pytest.raises(RuntimeError):
+        reconciliation.reconcile_day(DAY)
+    run = ReconciliationRun.objects.get()
+    assert (run.status, run.error_code) == (ReconciliationRun.Status.FAILED, "internal_error")

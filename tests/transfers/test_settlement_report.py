@@ -160,3 +160,9 @@ def test_a_json_answer_instead_of_the_file_is_malformed(settings):
     session = _Session(content=b'{"reportName": "PayoutSettlementDetailReport"}')
     with pytest.raises(ReportMalformed):
         _client(session, settings).download(DAY)
+
+
+def test_digits_inside_a_hex_reconciliation_id_are_not_taken_for_a_card_number():
+    report = parse_report(_csv(_line(reconciliation_id="ab4111111111111111cd")), DAY)
+    (line,) = report.lines
+    assert line.fields["reconciliation_id"] == "ab4111111111111111cd" and line.problem == ""
