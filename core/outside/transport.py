@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -38,8 +38,9 @@ OUTSIDE_CALL_ERRORS = Counter(
 class Response:
     status: int
     body: dict[str, Any]
-    # The answer's bytes as they came, for the few answers that are not JSON (a CSV report).
-    content: bytes = b""
+    # The answer's bytes as they came, for the few answers that are not JSON (a CSV report);
+    # never printed, and not part of what the answer equals.
+    content: bytes = field(default=b"", repr=False, compare=False)
 
 
 def build_session() -> requests.Session:
