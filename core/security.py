@@ -132,7 +132,8 @@ READ_ONLY_MODELS = {("core", "transitionlog"), ("tokens", "webhookevent"),
                     ("provisioning", "idempotencykey"), ("decisioning", "ruleresult"),
                     ("decisioning", "decisionruleversion"), ("decisioning", "rulechange"),
                     ("notifications", "customerprofilechange"),
-                    ("transfers", "idempotencykey")}
+                    ("transfers", "idempotencykey"), ("transfers", "reconciliationrun"),
+                    ("transfers", "reconciliationmismatch")}
 OPERATIONS_ACTIONS = (
     ("provisioning", "retry_provisioningrequest"),
     ("provisioning", "cancel_provisioningrequest"),
@@ -143,6 +144,7 @@ OPERATIONS_ACTIONS = (
     ("decisioning", "approve_rulechange"),
     ("transfers", "review_transfer"),
     ("transfers", "resolve_transfer"),
+    ("transfers", "resolve_reconciliationmismatch"),
 )
 SUPPORT_GROUP = "support"
 OPERATIONS_GROUP = "operations"

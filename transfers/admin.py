@@ -13,12 +13,14 @@ from django.db.models import Max
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
+from django.utils.html import format_html
 
 from core.admin_site import ReadOnlyAdmin, ServiceModelAdmin, state_badge
 from core.errors import ApplicationError
 from core.models import TransitionLog
 
 from . import services
+from .admin_reconciliation import mismatches_url
 from .models import FeeSchedule, Payee, Quote, State, Transfer
 
 logger = logging.getLogger(__name__)
@@ -119,12 +121,21 @@ class TransferAdmin(ReadOnlyAdmin):
               "reviewed_by", "review_reason", "hold_id", "hold_settled", "payout_id",
               "network_outcome", "network_response_code", "approval_code", "inquiries",
               "attempts", "redrives", "failure_code", "failure_message", "created_at",
-              "state_changed_at", "due_at", "correlation_id")
+              "state_changed_at", "due_at", "correlation_id", "reconciliation")
     readonly_fields = fields
 
     @admin.display(description="state", ordering="state")
     def state_coloured(self, obj):
         return state_badge(obj.state)
+
+    @admin.display(description="reconciliation")
+    def reconciliation(self, obj):
+        found = obj.reconciliation_mismatches.count()
+        if not found:
+            return "no mismatch found"
+        still_open = obj.reconciliation_mismatches.filter(state="open").count()
+        return format_html('<a href="{}">{} mismatch(es), {} open</a>', mismatches_url(obj.pk),
+                           found, still_open)
 
     @admin.display(description="payee")
     def payee_name(self, obj):

@@ -24,6 +24,7 @@ class TransfersConfig(AppConfig):
     def ready(self):
         from core import diagram
 
+        from . import reconciliation_metrics  # noqa: F401  (its gauges and counter)
         from .models import Transfer
 
         diagram.register("transfer.svg", Transfer, title="Transfer.state", colours=STATE_COLOURS)

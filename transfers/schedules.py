@@ -13,4 +13,10 @@ def SCHEDULES() -> list[dict]:  # noqa: N802 - same name in every app's schedule
             "every_seconds": settings.TRANSFER_REDRIVE_INTERVAL_SECONDS,
             "queue": "reconciliation",
         },
+        {
+            "name": "reconcile settlement reports",
+            "task": "transfers.tasks.reconcile_settlement_reports_task",
+            "every_seconds": settings.TRANSFER_RECONCILE_INTERVAL_SECONDS,
+            "queue": "reconciliation",
+        },
     ]

@@ -14,7 +14,7 @@ from celery import shared_task
 
 from core.outside.http import PermanentError, TransientError
 
-from . import checks, steps, sweeps
+from . import checks, reconciliation, steps, sweeps
 
 logger = logging.getLogger(__name__)
 
@@ -77,3 +77,12 @@ def reject_stuck_transfer_task(transfer_id: str) -> bool:
 @shared_task(acks_late=True, ignore_result=True)
 def redrive_due_transfers_task() -> dict:
     return sweeps.redrive_due_transfers()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def reconcile_settlement_reports_task(today: str | None = None) -> dict:
+    """Beat: yesterday's report and the recent days re-checked (`today`, YYYY-MM-DD, moves
+    "yesterday" for a run by hand). A failed day is retried by the next run."""
+    from datetime import date
+
+    return reconciliation.reconcile_recent_days(date.fromisoformat(today) if today else None)

@@ -15,6 +15,7 @@ from .env import env
 
 TRANSFERS_TASK_ROUTES = {
     "transfers.tasks.redrive_*": {"queue": "reconciliation"},
+    "transfers.tasks.reconcile_*": {"queue": "reconciliation"},
     "transfers.tasks.*": {"queue": "transfers"},
 }
 
@@ -47,3 +48,10 @@ TRANSFER_STUCK_AFTER = {
     "submitted": timedelta(seconds=env.int("TRANSFER_STUCK_SUBMITTED_SECONDS", default=60)),
 }
 TRANSFER_REDRIVE_INTERVAL_SECONDS = env.int("TRANSFER_REDRIVE_INTERVAL_SECONDS", default=30)
+
+# --- reconciliation with the settlement report and the ledger ---------------------------
+# Beat reconciles yesterday's (UTC) report this often, and re-checks this many days
+# before it (late lines, transfers that ended days after their OCT was sent).
+TRANSFER_RECONCILE_INTERVAL_SECONDS = env.int("TRANSFER_RECONCILE_INTERVAL_SECONDS",
+                                              default=4 * 3600)
+TRANSFER_RECONCILE_RECHECK_DAYS = env.int("TRANSFER_RECONCILE_RECHECK_DAYS", default=3)

@@ -84,7 +84,7 @@ SYSTEMS: list[OutsideSystem] = [
         api_key="TELCO_API_KEY",
         read_timeout=2.0, breaker_fail_max=5, breaker_reset_seconds=30,
     ),
-    # Visa Direct (the transfer flow): served by the sandbox, no client yet.
+    # Visa Direct (the transfer flow).
     OutsideSystem(
         name="mpesa", title="M-Pesa ledger", prefix="MPESA", mount="/mpesa",
         sandbox_routes="sandbox.mpesa:routes", sandbox_controls="sandbox.mpesa:control_routes",
@@ -109,10 +109,12 @@ SYSTEMS: list[OutsideSystem] = [
         sandbox_routes="sandbox.screening:routes", client="transfers.screening",
         api_key="SCREENING_API_KEY",
     ),
+    # A day's report can run to many lines: a read timeout of its own.
     OutsideSystem(
         name="settlement_reports", title="Settlement reports (CyberSource reporting)",
         prefix="SETTLEMENT_REPORTS", mount="/reporting", sandbox_routes="sandbox.settlement:routes",
-        sandbox_controls="sandbox.settlement:control_routes",
+        sandbox_controls="sandbox.settlement:control_routes", client="transfers.settlement",
+        read_timeout=30.0,
     ),
 ]
 

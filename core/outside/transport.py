@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -38,6 +38,9 @@ OUTSIDE_CALL_ERRORS = Counter(
 class Response:
     status: int
     body: dict[str, Any]
+    # The answer's bytes as they came, for the few answers that are not JSON (a CSV report);
+    # never printed, and not part of what the answer equals.
+    content: bytes = field(default=b"", repr=False, compare=False)
 
 
 def build_session() -> requests.Session:
@@ -100,7 +103,7 @@ def send(
         payload = _json(reply)
         if reply.status_code in ok:
             outcome = "ok"
-            return Response(reply.status_code, payload)
+            return Response(reply.status_code, payload, reply.content)
         error_code = ((payload.get("error") or {}).get("code") if isinstance(payload.get("error"), dict)
                       else None) or f"http_{reply.status_code}"
         if reply.status_code >= 500 or reply.status_code in (408, 429):

@@ -183,6 +183,7 @@ OUTSIDE_URLS = {
     "PAYOUTS_BASE_URL": "https://apitest.cybersource.example/pts",
     "PAYOUT_SEARCH_BASE_URL": "https://apitest.cybersource.example/tss",
     "SCREENING_BASE_URL": "https://screening.mpesa.example",
+    "SETTLEMENT_REPORTS_BASE_URL": "https://apitest.cybersource.example/reporting",
 }
 
 
