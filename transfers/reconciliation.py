@@ -187,6 +187,19 @@ def transfers_ended(day: date) -> list[Transfer]:
     return [t for t in ended if t.state != State.REJECTED or t.hold_requested_at is not None]
 
 
+def _settled_next_day(findings: list[Finding], day: date, reports) -> list[Finding]:
+    """A payout sent late in the day may settle after midnight (UTC) and sit in the next
+    day's report: once that report exists, a transfer paid in it is not missing."""
+    missing = {f.reference for f in findings if f.kind == MismatchKind.MISSING_FROM_REPORT}
+    next_day = day + timedelta(days=1)
+    if not missing or next_day >= timezone.now().date():
+        return findings
+    paid_next_day = {line.code for line in reports.download(next_day).lines
+                     if line.paid and line.code in missing}
+    return [f for f in findings if not (f.kind == MismatchKind.MISSING_FROM_REPORT
+                                        and f.reference in paid_next_day)]
+
+
 def reconcile_day(day: date, *, trigger: str = Trigger.BEAT) -> ReconciliationRun:
     """Reconcile one report day; safe to run again (and at once): a mismatch found again
     is the same row, one no longer found is cleared."""
@@ -195,9 +208,10 @@ def reconcile_day(day: date, *, trigger: str = Trigger.BEAT) -> ReconciliationRu
 
     run = ReconciliationRun.objects.create(report_date=day, trigger=trigger)
     try:
-        report = SettlementReportClient().download(day)
+        reports = SettlementReportClient()
+        report = reports.download(day)
         sent = transfers_sent(day)
-        findings = compare_report(report, sent)
+        findings = _settled_next_day(compare_report(report, sent), day, reports)
         ended = transfers_ended(day)
         ledger = LedgerClient()
         for transfer in ended:

@@ -333,3 +333,34 @@ def test_a_run_that_cannot_record_is_failed_not_left_running(report, fake_ledger
         reconciliation.reconcile_day(DAY)
     run = ReconciliationRun.objects.get()
     assert (run.status, run.error_code) == (ReconciliationRun.Status.FAILED, "internal_error")
+
+
+def test_a_payout_settled_after_midnight_is_found_in_the_next_days_report(
+        monkeypatch, fake_ledger):
+    """Sent at 23:59 two days ago, paid in yesterday's report: not missing from its day
+    once that next report exists; missing still when it is in neither."""
+    two_days_ago = DAY - timedelta(days=1)
+    late = datetime.combine(two_days_ago, time(23, 59), tzinfo=dt_timezone.utc)
+    settled_late = TransferFactory(state=State.COMPLETED, payout_sent_at=late,
+                                   state_changed_at=late, hold_settled="captured", due_at=None)
+    _hold(fake_ledger, settled_late, "captured")
+    lost = TransferFactory(state=State.COMPLETED, payout_sent_at=late, state_changed_at=late,
+                           hold_settled="captured", due_at=None)
+    _hold(fake_ledger, lost, "captured")
+    line = {"request_id": "7000000000000000000001",
+            "client_reference_code": str(settled_late.pk), "reconciliation_id": "",
+            "amount": render_amount(settled_late.amount), "currency": "KES",
+            "status": "ACCEPTED", "submit_time_utc": f"{DAY}T00:00:10Z"}
+    downloads = []
+
+    class Client:
+        def download(self, day):
+            downloads.append(day)
+            title = f"Payout Settlement Detail Report,1.0,{day} to {day},m"
+            return settlement.parse_report(
+                render_csv(title, [line] if day == DAY else []).encode(), day)
+
+    monkeypatch.setattr(settlement, "SettlementReportClient", Client)
+    reconciliation.reconcile_day(two_days_ago)
+    assert downloads == [two_days_ago, DAY]
+    assert _kinds() == [(MismatchKind.MISSING_FROM_REPORT, str(lost.pk))]
