@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import secrets
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
