@@ -147,5 +147,5 @@ bench: $(VENV)/.installed ## load bench beside its floor: JSON, table and plot i
 bench-scale: $(VENV)/.installed ## beat's sweeps at 10k and 1M rows with 1,000 stuck
 	$(PY) -m bench.scale $(BENCH_ARGS)
 
-bench-faults: $(VENV)/.installed ## kill -9 worker, Redis restart, token-service faults
+bench-faults: $(VENV)/.installed ## kill -9 worker, Redis restart, token-service faults, transfers (BENCH_ARGS=--quick)
 	$(PY) -m bench.faults $(BENCH_ARGS)

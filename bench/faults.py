@@ -1,8 +1,11 @@
 """`make bench-faults`: the load bench with something breaking in the middle. For each
-fault: requests not terminal within two sweep periods after recovery (must be 0),
-duplicate effects at the token service (must be 0), duplicate notifications (must be 0).
+provisioning fault: requests not terminal within two sweep periods after recovery (must
+be 0), duplicate effects at the token service (must be 0), duplicate notifications (must
+be 0). The transfers run (bench/transfer_faults.py) sends Visa Direct transfers through
+payout faults and worker kills and audits every transfer's money.
 
-    .venv/bin/python -m bench.faults                         # all three, defaults below
+    .venv/bin/python -m bench.faults                         # all four, defaults below
+    .venv/bin/python -m bench.faults --quick                 # 120 requests each, 100 transfers
     .venv/bin/python -m bench.faults --scenarios worker-kill --rate 8 --seconds 30
 
 Scenarios (loopback only; every one bounded in time):
@@ -14,6 +17,9 @@ Scenarios (loopback only; every one bounded in time):
   token-faults    the sandbox's token service answers 30% 503 and hangs 5% of calls
                   (SANDBOX_SLOW_SECONDS=5 > the 3 s read timeout) for the whole load;
                   recovery is when the faults are cleared, at the end of the load
+  transfers       500 transfers; payouts 25% 503, 5% hang, 5% lost answers; the worker
+                  killed -9 at 3 random points; every transfer's ledger moves against
+                  the network's payout (bench/transfer_faults.py)
 
 Each scenario runs its own redis-server on a free port (so it can be restarted without
 touching anyone else's Redis) and the bench's database. Beat is made quick for these runs:
@@ -32,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 import time
 from pathlib import Path
@@ -58,6 +65,7 @@ from .loadgen import parse_mix
 from .figures import series, summarize
 from .phase import PhaseConfig, PhaseRun, run_phase, stack_env
 from .plot import latency_figure
+from . import transfer_faults
 
 SWEEP_PERIOD_S = 5
 FAULT_SETTINGS = {
@@ -71,7 +79,7 @@ FAULT_SETTINGS = {
     "NOTIFICATION_SENDING_LEASE_SECONDS": str(2 * SWEEP_PERIOD_S),
     "SANDBOX_SLOW_SECONDS": "5",
 }
-SCENARIOS = ("worker-kill", "redis-restart", "token-faults")
+SCENARIOS = ("worker-kill", "redis-restart", "token-faults", "transfers")
 
 
 class RedisServer:
@@ -288,7 +296,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--poll", type=float, default=0.5)
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--quick", action="store_true",
+                        help="shorter runs: 15 s of provisioning arrivals, 100 transfers")
+    transfer_faults.add_arguments(parser)
     args = parser.parse_args(argv)
+    if args.quick:
+        args.seconds = min(args.seconds, 15.0)
+        args.at = min(args.at, 6.0)
     wanted = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     if set(wanted) - set(SCENARIOS):
         raise SystemExit(f"scenarios are {', '.join(SCENARIOS)}")
@@ -301,16 +315,22 @@ def main(argv: list[str] | None = None) -> int:
     figures = []
     for scenario in wanted:
         say(f"scenario {scenario}")
-        outcome = run_scenario(scenario, args, args.out)
-        figures.append((scenario, outcome.pop("series")))
-        result["scenarios"][scenario] = outcome
+        if scenario == "transfers":
+            result["scenarios"][scenario] = transfer_faults.run_transfers(args)
+        else:
+            outcome = run_scenario(scenario, args, args.out)
+            figures.append((scenario, outcome.pop("series")))
+            result["scenarios"][scenario] = outcome
         write_json(args.out / f"faults-{stamp}.json", result)
     result["finished"] = now_iso()
     result["machine"]["loadavg_at_end"] = loadavg()
     path = write_json(args.out / f"faults-{stamp}.json", result)
-    png = latency_figure(figures, args.out / f"faults-{stamp}.png", title=f"faults {stamp}")
+    png = latency_figure(figures, args.out / f"faults-{stamp}.png",
+                         title=f"faults {stamp}") if figures else None
     rows = []
     for scenario, outcome in result["scenarios"].items():
+        if scenario == "transfers":
+            continue
         v = outcome["verdict"]
         rows.append([scenario, v.get("requests"), v.get("created_before_recovery"),
                      v.get("recovery_at_s"), v.get("not_terminal_within_2_periods"),
@@ -322,11 +342,21 @@ def main(argv: list[str] | None = None) -> int:
                      v.get("duplicate_notification_rows"),
                      ", ".join(f"{k} {n}" for k, n in sorted(v.get("final_states", {}).items()))])
     print()
-    print(table(["scenario", "requests", "before recovery", "recovered at s",
-                 f"late > 2P ({4 * SWEEP_PERIOD_S} s)", f"late > 2 intervals ({2 * SWEEP_PERIOD_S} s)",
-                 "stranded", "worst s", "dup effects", "multi-token ids",
-                 "dup notif refs", "dup notif rows", "final states"], rows))
-    print(f"\nresults: {path}\nplot:    {png}")
+    if rows:
+        print(table(["scenario", "requests", "before recovery", "recovered at s",
+                     f"late > 2P ({4 * SWEEP_PERIOD_S} s)",
+                     f"late > 2 intervals ({2 * SWEEP_PERIOD_S} s)",
+                     "stranded", "worst s", "dup effects", "multi-token ids",
+                     "dup notif refs", "dup notif rows", "final states"], rows))
+    if "transfers" in result["scenarios"]:
+        verdict = result["scenarios"]["transfers"]["verdict"]
+        print(json.dumps({k: v for k, v in verdict.items() if k != "events"}, indent=2,
+                         default=str))
+        print(table(transfer_faults.TABLE_HEADER, [transfer_faults.table_row(verdict)]))
+        for item in verdict["needs_attention"]:
+            print(f"  needs_attention {item['transfer_id']}: network {item['network']}, "
+                  f"hold {'open' if item['hold_open'] else 'settled'}; {item['operations_would']}")
+    print(f"\nresults: {path}" + (f"\nplot:    {png}" if png else ""))
     return 0
 
 

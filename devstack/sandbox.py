@@ -48,11 +48,15 @@ class SandboxClient:
         return self._call("GET", "/faults")["faults"]
 
     def set_fault(self, system: str, *, error_rate: float = 0.0, timeout_rate: float = 0.0,
-                  latency_ms: int = 0) -> dict[str, dict[str, Any]]:
-        """Replace `system`'s fault; the faults in force."""
-        return self._call("POST", "/faults", {"system": system, "error_rate": error_rate,
-                                              "timeout_rate": timeout_rate,
-                                              "latency_ms": latency_ms})["faults"]
+                  latency_ms: int = 0, lost_answer_rate: float | None = None,
+                  ) -> dict[str, dict[str, Any]]:
+        """Replace `system`'s fault; the faults in force. `lost_answer_rate` (the call takes
+        effect, its answer is dropped) exists only for the systems that move money."""
+        fault = {"system": system, "error_rate": error_rate, "timeout_rate": timeout_rate,
+                 "latency_ms": latency_ms}
+        if lost_answer_rate is not None:
+            fault["lost_answer_rate"] = lost_answer_rate
+        return self._call("POST", "/faults", fault)["faults"]
 
     def clear_faults(self, system: str | None = None) -> dict[str, dict[str, Any]]:
         """Clear one system's fault, or all; the faults left."""

@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
 """Play the wallet app against a running stack and prove each card ends where it should.
 
-Creates one provisioning request per scenario, prints every state change as it
-happens, then a summary and the sandbox's idempotency counters. Exit 1 when a request
-misses its expected outcome or the token service saw a side effect twice; exit 2 when
-the demo cannot run at all (stack down, no token). Standard library only.
+Creates one provisioning request per scenario and, after them, one Visa Direct transfer
+per transfer scenario (demo_transfers.py), prints every state change as it happens, then
+summaries and the sandbox's counters. Exit 1 when a request or transfer misses its
+expected outcome, money was not conserved on an M-Pesa balance, or the sandbox saw a
+side effect twice; exit 2 when the demo cannot run at all (stack down, no token).
+Standard library only.
 
     scripts/demo.py                       # the default scenarios against `make up`
     scripts/demo.py --kill-worker-at 3    # kill -9 the worker mid-run; nothing may be lost
     scripts/demo.py --cards card_green,card_slow
+    scripts/demo.py --cards none --transfers send_review,send_declined
 
 Every run makes its own customers and cards in the sandbox (so the issuer's velocity
 rules never see yesterday's runs): an English customer, a Swahili one, and one whose
@@ -41,10 +44,16 @@ from demo_run import (  # noqa: E402  (scripts/ is on sys.path: this file runs a
     DemoError,
     Tracked,
     counter_delta,
-    mint_token,
+    mint_tokens,
     print_sandbox_stats,
     print_summary,
     short,
+)
+
+from demo_transfers import (  # noqa: E402
+    TRANSFER_SCENARIOS,
+    TransferRun,
+    choose_transfer_scenarios,
 )
 
 from devstack import (  # noqa: E402
@@ -194,6 +203,8 @@ SCENARIOS: tuple[Scenario, ...] = (
 def choose_scenarios(cards: str | None) -> list[Scenario]:
     if not cards:
         return [s for s in SCENARIOS if s.default]
+    if cards.strip() == "none":
+        return []
     by_card = {s.name: s for s in SCENARIOS}
     wanted = [card.strip() for card in cards.split(",") if card.strip()]
     unknown = [card for card in wanted if card not in by_card]
@@ -207,13 +218,14 @@ def setup_customers(demo: Demo, stack: Stack, run_id: str, scenarios: list[Scena
     import random
 
     roles = {scenario.customer for scenario in scenarios}
-    for role, locale, ending in CUSTOMERS:
-        if role not in roles:
-            continue
+    wanted = [(role, locale, ending) for role, locale, ending in CUSTOMERS if role in roles]
+    tokens = mint_tokens(stack, [f"demo_{run_id}_{role}" for role, _, _ in wanted]) \
+        if wanted else {}
+    for role, locale, ending in wanted:
         customer = Customer(role, f"demo_{run_id}_{role}",
                             "+2547" + "".join(random.choice("0123456789") for _ in range(6))
                             + ending, locale)
-        customer.token = mint_token(stack, customer.customer_id)
+        customer.token = tokens[customer.customer_id]
         if locale != "en":
             answer = demo.api("PATCH", "/api/v1/me/preferences", body={"locale": locale},
                               token=customer.token)
@@ -291,6 +303,7 @@ def print_inboxes(demo: Demo, tracked: list[Tracked], stats_before) -> list[str]
 
 def run(args: argparse.Namespace) -> int:
     scenarios = choose_scenarios(args.cards)
+    transfer_scenarios = choose_transfer_scenarios(args.transfers)
     layout = Layout.from_environ(run_dir=args.run_dir)
     stack = Stack(layout)
     for name, url in (("sandbox", f"{args.sandbox_url}/sandbox/health"),
@@ -305,8 +318,11 @@ def run(args: argparse.Namespace) -> int:
     run_id = uuid.uuid4().hex[:8]
     demo = Demo(args.api_url, args.sandbox_url, "", args.interval)
     setup_customers(demo, stack, run_id, scenarios)
+    transfers = TransferRun(demo, stack, run_id, transfer_scenarios)
+    transfers.setup()
     stats_before = demo.sandbox.stats()
-    print(f"demo run {run_id}: {len(scenarios)} request(s), deadline {args.deadline:.0f} s")
+    print(f"demo run {run_id}: {len(scenarios)} request(s), {len(transfer_scenarios)} "
+          f"transfer(s), deadline {args.deadline:.0f} s")
     for customer in demo.customers.values():
         print(f"  customer {customer.customer_id:<22} {customer.msisdn}  locale {customer.locale}")
     print(flush=True)
@@ -337,16 +353,22 @@ def run(args: argparse.Namespace) -> int:
         until = demo.started + args.kill_worker_at + 120
         chaos.thread.join(timeout=max(0.0, until - time.monotonic()))
 
-    print_summary(tracked)
     stats_after = demo.sandbox.stats()
-    duplicates = print_sandbox_stats(stats_before, stats_after, tracked)
-    message_problems = print_inboxes(demo, tracked, stats_before)
+    duplicates, message_problems = 0, []
+    if tracked:
+        print_summary(tracked)
+        duplicates = print_sandbox_stats(stats_before, stats_after, tracked)
+        message_problems = print_inboxes(demo, tracked, stats_before)
+    # Then the Visa Direct transfers, on a clock and a deadline of their own: on a laptop
+    # (the embedded mode) the worker is what both flows wait for.
+    transfer_problems = transfers.play(args.deadline, args.interval)
 
     problems = [f"{item.scenario.name}: expected {item.scenario.expected_state}, "
                 f"got {item.state or item.error}" for item in tracked if not item.ok]
     if duplicates:
         problems.append(f"the token service saw {duplicates} duplicate side effect(s)")
     problems.extend(message_problems)
+    problems.extend(transfer_problems)
     if chaos and (chaos.thread.is_alive() or not chaos.ok):
         problems.append("the worker could not be killed and restarted as asked")
     if problems:
@@ -356,6 +378,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"all {len(tracked)} request(s) reached their expected state; no duplicate effects; "
           "every outcome told to its customer once"
           + ("; no one-time code reached the SIM-swapped phone" if swapped else "")
+          + (f"; all {len(transfer_scenarios)} transfer(s) ended as expected with every "
+             "M-Pesa balance conserved and nothing held" if transfer_scenarios else "")
           + (f" (worker killed at {args.kill_worker_at:g} s)" if chaos else ""))
     return 0
 
@@ -367,7 +391,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     every = ", ".join(s.name for s in SCENARIOS)
     default = ", ".join(s.name for s in SCENARIOS if s.default)
-    parser.add_argument("--cards", help=f"comma-separated subset of: {every} (default: {default})")
+    parser.add_argument("--cards", help=f"comma-separated subset of: {every} (default: {default}; "
+                                         "`none` for none)")
+    sends = ", ".join(s.name for s in TRANSFER_SCENARIOS)
+    parser.add_argument("--transfers", help=f"comma-separated subset of: {sends} (default: all; "
+                                             "`none` for none)")
     parser.add_argument("--kill-worker-at", type=float, metavar="SECONDS",
                         help="kill -9 the worker this many seconds in, restart it 2 s later")
     parser.add_argument("--deadline", type=float, default=60.0,

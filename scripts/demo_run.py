@@ -284,19 +284,34 @@ def print_sandbox_stats(before: Mapping[str, Any], after: Mapping[str, Any],
     return duplicates
 
 
-def mint_token(stack: Stack, customer_id: str) -> str:
-    """A bearer token for `customer_id`, minted with the running stack's settings."""
+def manage(stack: Stack, *args: str, extra_env: Mapping[str, str] | None = None,
+           ) -> subprocess.CompletedProcess:
+    """`manage.py ARGS` with the running stack's settings (its database, its keys)."""
     env = stack.child_env(stack.env() or {})
     # The stack's env names its settings; without one, the only settings that can mint
     # a token at all are the dev ones (production has no signing key), so say so.
     env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
-    result = subprocess.run(
-        [stack.python, "manage.py", "mint_token", customer_id],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=60,
-    )
-    token = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
-    if result.returncode != 0 or token.count(".") != 2:
-        detail = (result.stderr.strip().splitlines() or ["no output"])[-1]
-        raise DemoError(f"manage.py mint_token {customer_id} failed: {detail}")
-    return token
+    env.update(extra_env or {})
+    return subprocess.run([stack.python, "manage.py", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=60)
 
+
+def failure_detail(result: subprocess.CompletedProcess) -> str:
+    return (result.stderr.strip().splitlines() or ["no output"])[-1]
+
+
+def mint_tokens(stack: Stack, customer_ids: list[str]) -> dict[str, str]:
+    """A bearer token for each customer id, minted with the running stack's settings in
+    one `manage.py mint_token` (each run of manage.py costs a Django start-up)."""
+    result = manage(stack, "mint_token", *customer_ids)
+    tokens = result.stdout.strip().splitlines()[-len(customer_ids):] if result.stdout else []
+    if (result.returncode != 0 or len(tokens) != len(customer_ids)
+            or any(token.count(".") != 2 for token in tokens)):
+        raise DemoError(f"manage.py mint_token {' '.join(customer_ids)} failed: "
+                        f"{failure_detail(result)}")
+    return dict(zip(customer_ids, tokens, strict=True))
+
+
+def mint_token(stack: Stack, customer_id: str) -> str:
+    """A bearer token for `customer_id`, minted with the running stack's settings."""
+    return mint_tokens(stack, [customer_id])[customer_id]

@@ -183,6 +183,11 @@ def _schedule_inquiry(transfer_id, delay: float | None = None) -> None:
     from .tasks import inquire_payout_task
 
     countdown = settings.TRANSFER_INQUIRY_DELAY_SECONDS if delay is None else delay
+    # Beat looks again only once this inquiry is overdue: a sweep during its countdown
+    # would start a second chain of inquiries, each spending the budget.
+    Transfer.objects.filter(pk=transfer_id, state=State.SUBMITTED).update(
+        due_at=timezone.now() + timedelta(seconds=countdown)
+        + settings.TRANSFER_STUCK_AFTER[State.SUBMITTED])
     transfer_id = str(transfer_id)
     transaction.on_commit(lambda: inquire_payout_task.apply_async((transfer_id,),
                                                                   countdown=countdown))
