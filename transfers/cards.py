@@ -3,7 +3,8 @@ after it is deleted only as long as a send under way may still need it.
 
 A send needs the card from the moment its hold is asked for (the OCT follows the hold)
 until the network has answered: an unknown outcome whose code the network never took is
-sent again under the same code, with the same card. The payee's row lock orders a
+sent again under the same code, with the same card (by the worker, or by operations
+settling a transfer that needs attention). The payee's row lock orders a
 deletion against a hold being asked for, so neither sees the other half done.
 """
 
@@ -18,7 +19,7 @@ from .models import Payee, State
 logger = logging.getLogger(__name__)
 
 # Transfers that may still send the OCT, and so need the sealed card.
-CARD_NEEDED = (Q(state__in=(State.FUNDS_HELD, State.SUBMITTED))
+CARD_NEEDED = (Q(state__in=(State.FUNDS_HELD, State.SUBMITTED, State.NEEDS_ATTENTION))
                | Q(state=State.CHECKED, hold_requested_at__isnull=False))
 
 

@@ -322,10 +322,11 @@ def resolve_from_network(transfer_id, *, actor) -> Transfer:
         except (TransientError, PermanentError) as exc:
             raise StateConflict(f"The network could not be asked: {exc.code}.",
                                 code="network_unavailable") from None
-        if status is None or status.outcome == NetworkOutcome.PENDING:
+        if status is None:
+            status = _send_again_under_the_same_code(transfer)
+        if status.outcome == NetworkOutcome.PENDING:
             raise StateConflict("The network has no final answer for this transfer yet.",
-                                code="network_outcome_pending",
-                                details={"found": status is not None})
+                                code="network_outcome_pending", details={"found": True})
         with transaction.atomic():
             locked = lock_objects.transfer_for_update(transfer_id)
             locked.payout_id = status.payout_id or locked.payout_id
@@ -337,3 +338,33 @@ def resolve_from_network(transfer_id, *, actor) -> Transfer:
         raise StateConflict("The ledger could not settle the hold; try again.",
                             code="settlement_failed")
     return Transfer.objects.get(pk=transfer_id)
+
+
+def _send_again_under_the_same_code(transfer: Transfer):
+    """The network has no payout under this transfer's code (confirmed over the window
+    since the send): the OCT is sent again under that same code, which is the payout's
+    idempotency key, so it pays at most once. A refusal means nothing was paid. Never a
+    release on "not found" alone: a payout that might land later must not be unfunded."""
+    from .payouts import PayoutStatus, PayoutsClient
+    from .steps import _not_found_wait, _oct_for
+
+    if _not_found_wait(transfer) > 0:
+        raise StateConflict("The network does not show this payout yet; ask again shortly.",
+                            code="network_outcome_pending", details={"found": False})
+    transfer = Transfer.objects.select_related("payee").get(pk=transfer.pk)
+    try:
+        oct_ = _oct_for(transfer)
+    except PermanentError:
+        raise StateConflict("The payee's card is no longer held; settle with the network's "
+                            "support.", code="payee_card_erased") from None
+    try:
+        return PayoutsClient().send(oct_)
+    except TransientError as exc:
+        raise StateConflict(f"The network did not answer the send: {exc.code}; ask again "
+                            "shortly (it is the same payout).",
+                            code="network_unavailable") from None
+    except PermanentError as exc:
+        logger.warning("the network refused the OCT sent again; nothing was paid",
+                       extra={"transfer_id": str(transfer.pk), "error_code": exc.code})
+        return PayoutStatus(outcome=NetworkOutcome.DECLINED, reason=exc.code)
+

@@ -374,9 +374,11 @@ def test_the_ledger_failing_after_a_lost_hold_answer_releases_what_it_held(
 # --- operations resolve needs_attention from the network ----------------------------------
 
 def test_operations_settle_needs_attention_from_the_networks_answer(
-        fake_ledger, network, django_user_model):
+        fake_ledger, network, django_user_model, settings):
+    settings.TRANSFER_NOT_FOUND_CONFIRM_SECONDS = 60
     transfer = TransferFactory(state=State.NEEDS_ATTENTION, hold_id="hold_y",
-                               network_outcome=NetworkOutcome.UNKNOWN)
+                               network_outcome=NetworkOutcome.UNKNOWN,
+                               payout_sent_at=timezone.now())
     fake_ledger.holds["hold_y"] = {"id": "hold_y", "status": "held", "total": transfer.total,
                                    "reference": str(transfer.pk), "customer": "cust_test"}
     officer = django_user_model.objects.create_user("ops")
@@ -387,6 +389,48 @@ def test_operations_settle_needs_attention_from_the_networks_answer(
     assert resolved.state == State.DECLINED
     assert fake_ledger.holds["hold_y"]["status"] == "released"
     assert TransitionLog.objects.get(object_id=transfer.pk).actor == "ops"
+
+
+@pytest.mark.parametrize(("answer", "state", "ledger"), [
+    ("approved", State.COMPLETED, "captured"),
+    (PermanentError("payouts_refused", "refused", system="payouts"), State.DECLINED,
+     "released"),
+])
+def test_operations_settling_a_payout_the_network_never_took_send_it_under_the_same_code(
+        fake_ledger, network, django_user_model, answer, state, ledger):
+    """Not found past the confirmation window: the OCT goes again under the transfer's
+    code (at most one payout), and only that answer settles; never a release on "not
+    found" alone."""
+    transfer = TransferFactory(state=State.NEEDS_ATTENTION, hold_id="hold_z",
+                               network_outcome=NetworkOutcome.UNKNOWN,
+                               payout_sent_at=timezone.now() - timedelta(minutes=10))
+    fake_ledger.holds["hold_z"] = {"id": "hold_z", "status": "held", "total": transfer.total,
+                                   "reference": str(transfer.pk), "customer": "cust_test"}
+    network.send_script = [answer]
+    resolved = services.resolve_from_network(
+        transfer.pk, actor=django_user_model.objects.create_user("ops"))
+    assert network.sends == [str(transfer.pk)]
+    assert resolved.state == state and fake_ledger.holds["hold_z"]["status"] == ledger
+
+
+def test_a_send_again_that_gets_no_answer_settles_nothing(fake_ledger, network,
+                                                          django_user_model):
+    transfer = TransferFactory(state=State.NEEDS_ATTENTION, hold_id="hold_w",
+                               network_outcome=NetworkOutcome.UNKNOWN,
+                               payout_sent_at=timezone.now() - timedelta(minutes=10))
+    network.send_script = [OutsideTimeout("payouts_timeout", system="payouts")]
+    with pytest.raises(services.StateConflict) as refused:
+        services.resolve_from_network(transfer.pk,
+                                      actor=django_user_model.objects.create_user("ops"))
+    assert refused.value.code == "network_unavailable"
+    transfer.refresh_from_db()
+    assert transfer.state == State.NEEDS_ATTENTION and fake_ledger.holds == {}
+
+
+def test_a_deleted_payee_keeps_its_card_while_a_transfer_needs_attention():
+    transfer = TransferFactory(state=State.NEEDS_ATTENTION)
+    services.delete_payee(transfer.customer_id, transfer.payee_id)
+    assert Payee.objects.get(pk=transfer.payee_id).card == {"pan": GREEN_PAN}
 
 
 # --- beat ---------------------------------------------------------------------------------
