@@ -97,13 +97,17 @@ def _run(kinds: dict, facts) -> IssuerDecision:
 
 def record(request, decision: IssuerDecision) -> None:
     """Store every rule's result on the request; call inside the moving transaction."""
-    RuleResult.objects.bulk_create([
-        RuleResult(request=request, rule_key=item.rule.key, rule_kind=item.rule.kind,
-                   rule_version=item.rule.version, mode=item.rule.mode,
-                   outcome=item.verdict.outcome, reason_code=item.verdict.reason_code,
-                   inputs=item.verdict.inputs)
-        for item in decision.results
-    ])
+    RuleResult.objects.bulk_create(result_rows(RuleResult, decision, request=request))
+
+
+def result_rows(model, decision: IssuerDecision, **owner) -> list:
+    """One unsaved `model` row per rule result of `decision` (its rule, version, mode,
+    verdict and inputs), on the flow's `owner` row; each flow stores its own."""
+    return [model(rule_key=item.rule.key, rule_kind=item.rule.kind,
+                  rule_version=item.rule.version, mode=item.rule.mode,
+                  outcome=item.verdict.outcome, reason_code=item.verdict.reason_code,
+                  inputs=item.verdict.inputs, **owner)
+            for item in decision.results]
 
 
 def _tier(value) -> int | None:

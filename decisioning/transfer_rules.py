@@ -61,30 +61,30 @@ class TransferFacts:
     history: TransferHistory
 
 
-def _window(params: dict, default_hours: float) -> float:
-    return float(params.get("window_hours", default_hours))
+def _velocity(params: dict, facts: TransferFacts, *, default_max: int, count, code: str,
+              counted: str) -> Verdict:
+    """`count(window_hours)` against params["max"] (this send included): yellow unless
+    the rule says otherwise."""
+    maximum, hours = int(params.get("max", default_max)), float(params.get("window_hours", 24))
+    found = count(hours)
+    if found <= maximum:
+        return GREEN
+    return Verdict(_outcome(params, default=Outcome.YELLOW), code,
+                   {counted: found, "max": maximum, "window_hours": hours})
 
 
 def senders_per_card(params: dict, facts: TransferFacts) -> Verdict:
     """params: {"max": 5, "window_hours": 24, "outcome": "yellow"}: many senders pushing
     money to one card in a short time (a mule collecting, or a card being tested)."""
-    maximum, hours = int(params.get("max", 5)), _window(params, 24)
-    senders = facts.history.senders_to_card(hours)
-    if senders <= maximum:
-        return GREEN
-    return Verdict(_outcome(params, default=Outcome.YELLOW), "card_velocity",
-                   {"senders": senders, "max": maximum, "window_hours": hours})
+    return _velocity(params, facts, default_max=5, count=facts.history.senders_to_card,
+                     code="card_velocity", counted="senders")
 
 
 def new_cards_per_sender(params: dict, facts: TransferFacts) -> Verdict:
     """params: {"max": 3, "window_hours": 24, "outcome": "yellow"}: one sender paying many
     cards it never paid before (a taken-over account emptied to new cards)."""
-    maximum, hours = int(params.get("max", 3)), _window(params, 24)
-    cards = facts.history.new_cards_by_sender(hours)
-    if cards <= maximum:
-        return GREEN
-    return Verdict(_outcome(params, default=Outcome.YELLOW), "sender_velocity",
-                   {"new_cards": cards, "max": maximum, "window_hours": hours})
+    return _velocity(params, facts, default_max=3, count=facts.history.new_cards_by_sender,
+                     code="sender_velocity", counted="new_cards")
 
 
 TRANSFER_KINDS: dict[str, Callable[[dict, TransferFacts], Verdict]] = {

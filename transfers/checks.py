@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from core.models import Trigger
 from decisioning.models import Outcome
-from decisioning.services import IssuerDecision, evaluate_transfer
+from decisioning.services import IssuerDecision, evaluate_transfer, result_rows
 from decisioning.transfer_rules import TransferFacts
 
 from . import lock_objects
@@ -117,13 +117,8 @@ def _apply(transfer_id, decision: IssuerDecision, card_now, *, screening) -> Non
 
 
 def _record(transfer: Transfer, decision: IssuerDecision) -> None:
-    TransferRuleResult.objects.bulk_create([
-        TransferRuleResult(transfer=transfer, rule_key=item.rule.key, rule_kind=item.rule.kind,
-                           rule_version=item.rule.version, mode=item.rule.mode,
-                           outcome=item.verdict.outcome, reason_code=item.verdict.reason_code,
-                           inputs=item.verdict.inputs)
-        for item in decision.results
-    ])
+    TransferRuleResult.objects.bulk_create(
+        result_rows(TransferRuleResult, decision, transfer=transfer))
 
 
 def _refresh_card(transfer: Transfer, card_now) -> None:
