@@ -32,6 +32,7 @@ DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/pp_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/6"
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/7"
 TERMINAL = ("ineligible", "provisioned", "declined", "failed", "expired", "cancelled")
+TRANSFER_TERMINAL = ("completed", "declined", "rejected", "cancelled", "needs_attention")
 SERVICE_PROCESSES = ("web", "worker", "beat")
 
 
