@@ -32,6 +32,7 @@ DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/pp_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/6"
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/7"
 TERMINAL = ("ineligible", "provisioned", "declined", "failed", "expired", "cancelled")
+TRANSFER_TERMINAL = ("completed", "declined", "rejected", "cancelled", "needs_attention")
 SERVICE_PROCESSES = ("web", "worker", "beat")
 
 
@@ -88,14 +89,23 @@ def recreate_database(database_url: str) -> None:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
+# What the migrations install and the service reads as configuration, kept across phases:
+# the decisioning rules (and their versions and change history) and the fee schedules.
+# A phase without them would measure a service with no rules to run and no fee to price.
+KEPT_TABLES = ("decisioning_decisionrule", "decisioning_decisionruleversion",
+               "decisioning_rulechange", "transfers_feeschedule")
+
+
 def truncate_app_tables(database_url: str) -> None:
-    """Empty the service's (and the floor's) tables; keep migrations and beat schedules."""
+    """Empty the service's (and the floor's) tables; keep migrations, beat schedules and
+    the configuration the migrations installed (KEPT_TABLES)."""
     with pg_connect(database_url) as conn:
         tables = [row[0] for row in conn.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND ("
-            "tablename LIKE 'provisioning\\_%' OR tablename LIKE 'tokens\\_%' OR "
-            "tablename LIKE 'notifications\\_%' OR tablename LIKE 'bench\\_floor\\_%' OR "
-            "tablename LIKE 'decisioning\\_%')")]
+            "tablename LIKE 'provisioning\\_%%' OR tablename LIKE 'tokens\\_%%' OR "
+            "tablename LIKE 'notifications\\_%%' OR tablename LIKE 'bench\\_floor\\_%%' OR "
+            "tablename LIKE 'decisioning\\_%%' OR tablename LIKE 'transfers\\_%%') "
+            "AND tablename <> ALL(%s)", (list(KEPT_TABLES),))]
         if tables:
             conn.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE")
 

@@ -9,9 +9,14 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from .common import percentiles
+from .loadgen import EXPECTED_STATE
 
 if TYPE_CHECKING:
     from .phase import PhaseRun
+
+
+# Beat's periodic tasks: they run whatever the load, so they are not a request's hops.
+BEAT_TASKS = ("reconcile", "drain", "redrive")
 
 
 def sandbox_summary(stats: dict[str, Any]) -> dict[str, Any]:
@@ -28,6 +33,10 @@ def sandbox_summary(stats: dict[str, Any]) -> dict[str, Any]:
         "signature_failures": stats.get("signature_failures"),
         "webhooks": stats.get("webhooks"),
         "faults": stats.get("faults"),
+        # Visa Direct: each hold captured or released once, as the payouts say.
+        "money_rule_ok": (stats.get("money_rule") or {}).get("ok"),
+        "ledger_duplicate_effects": (stats.get("ledger") or {}).get("duplicate_effects"),
+        "payout_duplicate_effects": (stats.get("payouts") or {}).get("duplicate_effects"),
     }
 
 
@@ -50,8 +59,7 @@ def summarize(run: PhaseRun) -> dict[str, Any]:
             continue
         states[row["state"]] += 1
         if not floor:
-            expected = {"green": "provisioned", "yellow": "provisioned", "red": "declined",
-                        "flaky": "provisioned"}[trace.app.outcome]
+            expected = EXPECTED_STATE[trace.app.outcome]
             if row["state"] != expected:
                 wrong[f"{trace.app.outcome}->{row['state']}"] += 1
         if row["terminal"] is not None:
@@ -78,6 +86,7 @@ def summarize(run: PhaseRun) -> dict[str, Any]:
     return {
         "name": config.name,
         "kind": "floor" if floor else "service",
+        "flow": "floor" if floor else config.flow,
         "settings": config.settings_module,
         "load": {
             "pattern": "open" if config.rate else "closed",
@@ -133,7 +142,7 @@ def summarize(run: PhaseRun) -> dict[str, Any]:
             service_cpu * 1000 / per, sum(len(t.reads) for t in traces) / per, run.read_probe),
         "tasks": dict(run.tasks),
         "tasks_per_provisioning": round(
-            sum(v for k, v in run.tasks.items() if not k.startswith(("reconcile", "drain")))
+            sum(v for k, v in run.tasks.items() if not k.startswith(BEAT_TASKS))
             / per, 2),
         "sandbox": sandbox_summary(run.sandbox_after),
         "quiesced": run.quiesced,

@@ -2,7 +2,10 @@
 
 An app creates a provisioning request, polls it until it is terminal, and on the yellow
 path reads its one-time code from the sandbox's SMS inbox (as the phone would) and posts
-it to `verify`. A floor app creates a floor row and polls it until its task chain is done.
+it to `verify`. A floor app creates a floor row and polls it until its task chain is done. A transfer app
+(Visa Direct) has its M-Pesa balance, payee and quote made in the set-up, outside the
+measured window; what it does in the window is create the transfer (POST /transfers, with
+an Idempotency-Key) and poll it until it is terminal.
 
 Apps behave as a careful client does: a create is retried with the same Idempotency-Key
 after a transport error, a 5xx or a 429 (with backoff, until the app's deadline), and a
@@ -29,13 +32,21 @@ import httpx
 
 from devstack import luhn_pan
 
-from .common import TERMINAL
+from .common import TERMINAL, TRANSFER_TERMINAL
 
 # Last four digits the sandbox's token service decides by (sandbox/README.md).
 OUTCOME_LAST4 = {"green": "1111", "yellow": "0010", "red": "0002", "flaky": "0028"}
 EXPECTED_STATE = {"green": "provisioned", "yellow": "provisioned", "red": "declined",
-                  "flaky": "provisioned"}
+                  "flaky": "provisioned", "fast": "completed"}
 DEFAULT_MIX = {"green": 0.80, "yellow": 0.10, "red": 0.05, "flaky": 0.05}
+# Recipient cards of the transfer apps, by the last four digits the sandbox's attributes
+# inquiry and payouts decide by: anything outside 0051/0002/0028/0036/0044/0077 is a card
+# that takes push payments with fast funds, and its OCT is approved at once.
+TRANSFER_LAST4 = {"fast": "1111"}
+TRANSFER_MIX = {"fast": 1.0}
+# Set high enough that no send is short of money: the bench measures sends, not refusals.
+TRANSFER_BALANCE = 10**9
+TRANSFER_AMOUNT = 150_000
 OTP = re.compile(r"\b(\d{6})\b")
 
 
@@ -77,6 +88,8 @@ class App:
     device_id: str
     ip: str
     token: str = ""
+    payee_id: str = ""  # transfer apps: made in the set-up
+    quote_id: str = ""
 
 
 def make_apps(count: int, mix: dict[str, float], run_tag: str, seed: int = 7) -> list[App]:
@@ -89,7 +102,7 @@ def make_apps(count: int, mix: dict[str, float], run_tag: str, seed: int = 7) ->
             customer_id=customer,
             outcome=outcome,
             card_id=f"card_{run_tag}_{index:06d}",
-            pan=luhn_pan(OUTCOME_LAST4[outcome], rng=rng),
+            pan=luhn_pan({**OUTCOME_LAST4, **TRANSFER_LAST4}[outcome], rng=rng),
             # Never ending 01/02/03: the telco treats those as swapped or down.
             msisdn=f"+2547{index % 1_000_000:06d}55",
             device_id=f"dev-{run_tag}-{index:06d}",
@@ -124,12 +137,13 @@ class Load:
 
     def __init__(self, api_url: str, sandbox_url: str, *, poll_interval: float = 0.5,
                  app_deadline: float = 120.0, floor_hops: int | None = None,
-                 connections: int = 256) -> None:
+                 flow: str = "provisioning", connections: int = 256) -> None:
         self.api_url = api_url.rstrip("/")
         self.sandbox_url = sandbox_url.rstrip("/")
         self.poll_interval = poll_interval
         self.app_deadline = app_deadline
         self.floor_hops = floor_hops  # set: floor apps instead of provisioning apps
+        self.flow = flow  # "provisioning" or "transfers" (when floor_hops is None)
         self.connections = connections
         self.t0 = time.monotonic()
         self.client: httpx.AsyncClient | None = None
@@ -159,6 +173,9 @@ class Load:
         """The app's card at the issuer, and its device registered for pushes."""
         if self.floor_hops is not None:
             return
+        if self.flow == "transfers":
+            await self.setup_sender(app)
+            return
         answer = await self.sandbox.post(f"{self.sandbox_url}/sandbox/cards", json={
             "customer_id": app.customer_id, "pan": app.pan, "expiry": "12/30",
             "status": "active", "msisdn": app.msisdn, "card_id": app.card_id,
@@ -172,6 +189,31 @@ class Load:
         if answer.status_code not in (200, 201):
             raise RuntimeError(f"device for {app.customer_id}: {answer.status_code} "
                                f"{answer.text[:200]}")
+
+    async def setup_sender(self, app: App) -> None:
+        """A transfer app's balance at the M-Pesa core, its payee and its first quote."""
+        answer = await self.sandbox.post(f"{self.sandbox_url}/sandbox/mpesa/accounts", json={
+            "customer_id": app.customer_id, "balance": TRANSFER_BALANCE})
+        if answer.status_code != 200:
+            raise RuntimeError(f"M-Pesa account for {app.customer_id}: {answer.status_code} "
+                               f"{answer.text[:200]}")
+        answer = await self.client.post(f"{self.api_url}/api/v1/payees", headers=self.headers(app),
+                                        json={"pan": app.pan, "name": "JANE WANJIKU"})
+        if answer.status_code != 201:
+            raise RuntimeError(f"payee for {app.customer_id}: {answer.status_code} "
+                               f"{answer.text[:200]}")
+        app.payee_id = answer.json()["id"]
+        app.quote_id = await self.new_quote(app)
+
+    async def new_quote(self, app: App) -> str:
+        answer = await self.client.post(
+            f"{self.api_url}/api/v1/transfer-quotes", headers=self.headers(app),
+            json={"payee_id": app.payee_id,
+                  "amount": {"value": TRANSFER_AMOUNT, "currency": "KES"}})
+        if answer.status_code != 201:
+            raise RuntimeError(f"quote for {app.customer_id}: {answer.status_code} "
+                               f"{answer.text[:200]}")
+        return answer.json()["id"]
 
     async def setup(self, apps: Sequence[App], concurrency: int = 32) -> None:
         semaphore = asyncio.Semaphore(concurrency)
@@ -190,6 +232,8 @@ class Load:
         try:
             if self.floor_hops is not None:
                 await self._floor(app, trace, deadline)
+            elif self.flow == "transfers":
+                await self._transfer(app, trace, deadline)
             else:
                 await self._provision(app, trace, deadline)
         except Exception as exc:  # recorded, never raised: one app must not stop the run
@@ -224,6 +268,8 @@ class Load:
                 if error.get("code") == "provisioning_in_progress":
                     # Our first try did create it (its answer was lost): carry on with it.
                     return {"id": error["details"]["provisioning_request_id"], "state": None}
+                if error.get("code") in ("quote_used", "quote_expired", "payee_deleted"):
+                    raise RuntimeError(f"create answered 409 {error['code']}")  # final
             elif response is not None and response.status_code < 500 and \
                     response.status_code != 429:
                 raise RuntimeError(f"create answered {response.status_code}: "
@@ -281,6 +327,20 @@ class Load:
             if message.get("channel") == "sms" and found:
                 return found.group(1)
         return None
+
+    async def _transfer(self, app: App, trace: Trace, deadline: float) -> None:
+        created = await self._create(app, trace, deadline, f"{self.api_url}/api/v1/transfers",
+                                     {"quote_id": app.quote_id})
+        if created is None:
+            trace.error = "create did not succeed before the deadline"
+            return
+        trace.request_id = created["id"]
+        trace.state = created.get("state")
+        url = f"{self.api_url}/api/v1/transfers/{trace.request_id}"
+        while self.now() < deadline:
+            if await self._poll_state(app, trace, url) in TRANSFER_TERMINAL:
+                trace.terminal_seen_at = self.now()
+                return
 
     async def _floor(self, app: App, trace: Trace, deadline: float) -> None:
         created = await self._create(app, trace, deadline, f"{self.api_url}/bench/floor/rows",

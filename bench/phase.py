@@ -25,6 +25,7 @@ from devstack import wait_until
 from .common import (
     REPO,
     TERMINAL,
+    TRANSFER_TERMINAL,
     BenchStack,
     connection_urls,
     flush_redis,
@@ -78,6 +79,7 @@ class PhaseConfig:
     poll_interval: float = 0.5
     app_deadline: float = 120.0
     floor_hops: int | None = None  # set: the floor (bench.settings, floor apps)
+    flow: str = "provisioning"  # or "transfers" (Visa Direct), when floor_hops is None
     warmup: int = 40
     settings_module: str = "config.settings.dev"
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -174,7 +176,8 @@ def broker_idle(broker_url: str) -> bool:
 
     client = redis.Redis.from_url(broker_url, socket_timeout=2)
     try:
-        queued = sum(client.llen(q) for q in ("provisioning", "tokens", "notifications"))
+        queued = sum(client.llen(q) for q in ("provisioning", "tokens", "notifications",
+                                              "transfers"))
         unacked = client.hlen("unacked")
     finally:
         client.close()
@@ -190,7 +193,14 @@ def outbox_idle(database_url: str) -> bool:
     return pending == 0
 
 
-def read_database(database_url: str, traces: Sequence[Trace], floor: bool) -> dict[str, dict]:
+# Each flow's rows, and the transition-log machine whose first terminal move ends one.
+FLOW_TABLES = {"provisioning": ("provisioning_provisioningrequest", "provisioning_request",
+                                TERMINAL),
+               "transfers": ("transfers_transfer", "transfer", TRANSFER_TERMINAL)}
+
+
+def read_database(database_url: str, traces: Sequence[Trace], floor: bool,
+                  flow: str = "provisioning") -> dict[str, dict]:
     """Per request: final state, and when it became terminal (server clock, epoch seconds)."""
     from .common import pg_connect
 
@@ -204,13 +214,14 @@ def read_database(database_url: str, traces: Sequence[Trace], floor: bool) -> di
                 "CASE WHEN state = 'done' THEN extract(epoch FROM updated_at) END "
                 "FROM bench_floor_floorrow WHERE id = ANY(%s::uuid[])", (ids,)).fetchall()
         else:
+            table, machine, terminal = FLOW_TABLES[flow]
             rows = conn.execute(
                 "SELECT pr.id::text, pr.state, extract(epoch FROM pr.created_at), "
                 "(SELECT extract(epoch FROM min(tl.created_at)) FROM core_transitionlog tl "
-                " WHERE tl.machine = 'provisioning_request' AND tl.object_id = pr.id "
+                " WHERE tl.machine = %s AND tl.object_id = pr.id "
                 "   AND tl.to_state = ANY(%s)) "
-                "FROM provisioning_provisioningrequest pr WHERE pr.id = ANY(%s::uuid[])",
-                (list(TERMINAL), ids)).fetchall()
+                f"FROM {table} pr WHERE pr.id = ANY(%s::uuid[])",
+                (machine, list(terminal), ids)).fetchall()
     return {row[0]: {"state": row[1], "created": float(row[2]),
                      "terminal": float(row[3]) if row[3] is not None else None} for row in rows}
 
@@ -269,6 +280,7 @@ async def read_probe(load: Load, run: PhaseRun, count: int) -> dict[str, Any]:
     if not done:
         return {}
     floor = run.config.floor_hops is not None
+    transfers = not floor and run.config.flow == "transfers"
     semaphore = asyncio.Semaphore(16)
     reads: list = []
     creates: list = []
@@ -276,6 +288,7 @@ async def read_probe(load: Load, run: PhaseRun, count: int) -> dict[str, Any]:
     async def read(index: int) -> None:
         trace = done[index % len(done)]
         path = (f"/bench/floor/rows/{trace.request_id}" if floor
+                else f"/api/v1/transfers/{trace.request_id}" if transfers
                 else f"/api/v1/provisioning-requests/{trace.request_id}")
         async with semaphore:
             await load._timed(reads, "GET", load.api_url + path, headers=load.headers(trace.app))
@@ -286,6 +299,8 @@ async def read_probe(load: Load, run: PhaseRun, count: int) -> dict[str, Any]:
         app = done[index % len(done)].app
         if floor:
             url, body = load.api_url + "/bench/floor/rows", {"hops": run.config.floor_hops}
+        elif transfers:
+            url, body = load.api_url + "/api/v1/transfers", {"quote_id": quotes[index]}
         else:
             url = load.api_url + "/api/v1/provisioning-requests"
             body = {"card_id": app.card_id, "wallet": "google_pay",
@@ -300,6 +315,9 @@ async def read_probe(load: Load, run: PhaseRun, count: int) -> dict[str, Any]:
     await asyncio.gather(*(read(i) for i in range(count)))
     read_cpu = meter.stop()
     creates_wanted = max(count // 5, 1)
+    # A quote is used once: the probe's sends get theirs before the meter starts.
+    quotes = await asyncio.gather(*(load.new_quote(done[i % len(done)].app)
+                                    for i in range(creates_wanted))) if transfers else []
     meter = CpuMeter(run.stack)
     meter.start()
     await asyncio.gather(*(create(i) for i in range(creates_wanted)))
@@ -341,11 +359,12 @@ def run_phase(config: PhaseConfig,
         mint_tokens([*apps, *warm])
         load = Load(stack.web_url, stack.sandbox_url, poll_interval=config.poll_interval,
                     app_deadline=config.app_deadline,
-                    floor_hops=config.floor_hops if floor else None)
+                    floor_hops=config.floor_hops if floor else None, flow=config.flow)
         mode = f"rate {config.rate:.1f}/s" if config.rate else f"{config.concurrency} apps"
-        say(f"{config.name}: {config.count} {'floor rows' if floor else 'provisionings'}, {mode}")
+        what = "floor rows" if floor else "transfers" if config.flow == "transfers" else "provisionings"
+        say(f"{config.name}: {config.count} {what}, {mode}")
         asyncio.run(_drive(load, config, apps, warm, during, run))
-        run.db = read_database(urls["DATABASE_URL"], run.traces, floor)
+        run.db = read_database(urls["DATABASE_URL"], run.traces, floor, config.flow)
         run.sandbox_after = stack.sandbox.stats()
     except BaseException:
         stack.down()

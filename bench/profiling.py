@@ -249,8 +249,9 @@ LAYERS = [
     ("JSON (stdlib)", r"^json/"),
 ]
 _LAYER_RE = [(name, re.compile(pattern)) for name, pattern in LAYERS]
-SERVICE = re.compile(r"^(config|provisioning|tokens|notifications|decisioning|bench)/")
-ENTRY = re.compile(r"^(provisioning|tokens|notifications|decisioning|bench)/"
+SERVICE = re.compile(r"^(config|core|provisioning|transfers|tokens|notifications|decisioning|"
+                     r"bench)/")
+ENTRY = re.compile(r"^(provisioning|transfers|tokens|notifications|decisioning|bench)/"
                    r"(api/views|tasks|webhooks|floor_app/(views|tasks))\.py:(\w+)")
 
 

@@ -15,9 +15,17 @@ Phases, each on a fresh stack (devstack.Stack on free ports) and fresh tables:
           closed loop: the peak throughput
   mix70   the service, --mix, open loop (Poisson) at --rate-fraction of mix's peak for
           --open-seconds: create latency at a sustainable load
+  transfers    Visa Direct, every card approved with fast funds; each app's balance,
+          payee and quote are made in the set-up, so the measured create is POST
+          /transfers; closed loop: peak throughput and CPU per transfer beside the floor
+  transfers70  the same, open loop at --rate-fraction of transfers' peak: create and
+          submit→completed latency at a sustainable load
+
+--quick is a short look at the floor and the transfers (150 per closed-loop phase, 15 s
+open loop, a smaller warm-up and read probe); any flag given beside it wins.
 
 Writes bench/results/bench-<time>.json and .png, prints a table. No assertion anywhere:
-the targets of issue 7 are printed as met or missed, for the report.
+the targets of issues 7 and 13 are printed as met or missed, for the report.
 """
 
 from __future__ import annotations
@@ -42,7 +50,7 @@ from .common import (
     table,
     write_json,
 )
-from .loadgen import parse_mix
+from .loadgen import TRANSFER_MIX, parse_mix
 from .figures import series, summarize
 from .phase import PhaseConfig, run_phase
 from .plot import latency_figure
@@ -50,6 +58,13 @@ from .plot import latency_figure
 TARGET_CPU_MS_PER_GREEN = 15.0
 TARGET_CREATE_P99_S = 0.050
 TARGET_THROUGHPUT_VS_FLOOR = 0.5
+# Issue 13 (Visa Direct), as a first bar.
+TARGET_TRANSFER_CPU_VS_FLOOR = 2.0
+TARGET_TRANSFER_SUBMIT_TO_COMPLETED_P99_S = 1.0
+PHASES = ("floor", "green", "green70", "mix", "mix70", "transfers", "transfers70")
+CLOSED = ("floor", "green", "mix", "transfers")
+QUICK = {"count": 150, "open_seconds": 15.0, "warmup": 10, "read_probe": 200,
+         "phases": "floor,transfers,transfers70"}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -66,12 +81,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--poll", type=float, default=0.5, help="app poll interval, s (0.5)")
     parser.add_argument("--hops", type=int, default=3,
                         help="no-op tasks in the floor's chain: a green provisioning's hops (3)")
-    parser.add_argument("--phases", default="floor,green,green70,mix,mix70")
+    parser.add_argument("--phases", default=",".join(PHASES))
     parser.add_argument("--rate-fraction", type=float, default=0.7)
     parser.add_argument("--rate", type=float, default=None,
                         help="open-loop rate for green70 and mix70 (default: rate-fraction x the peak)")
     parser.add_argument("--open-seconds", type=float, default=60.0)
     parser.add_argument("--warmup", type=int, default=40)
+    parser.add_argument("--read-probe", type=int, default=1000,
+                        help="reads of finished requests after each phase, to price one poll")
+    parser.add_argument("--quick", action="store_true",
+                        help="a short look: " + ", ".join(f"{k.replace('_', '-')} {v}"
+                                                          for k, v in QUICK.items()))
     parser.add_argument("--profile", nargs="?", const="cpu", choices=("cpu", "pyinstrument", "queries"),
                         help="profile every web and worker process (bench/profiling.py): "
                              "cpu (sampling on the CPU clock, default), pyinstrument, or queries (SQL "
@@ -84,7 +104,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="drop and create the bench database first (make bench does)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--tag", default="")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.quick:  # parsed again with the quick defaults, so a flag given beside it wins
+        parser.set_defaults(**QUICK)
+        args = parser.parse_args(argv)
+    return args
 
 
 def compare(floor: dict | None, service: dict | None) -> list[dict[str, Any]]:
@@ -144,6 +168,42 @@ def targets(phases: dict[str, dict]) -> list[dict[str, Any]]:
         ratio = green["throughput_per_s"] / floor["throughput_per_s"]
         out.append({"target": f"throughput >= {TARGET_THROUGHPUT_VS_FLOOR} x floor",
                     "value": round(ratio, 2), "met": ratio >= TARGET_THROUGHPUT_VS_FLOOR})
+    return out + transfer_targets(phases)
+
+
+def transfer_targets(phases: dict[str, dict]) -> list[dict[str, Any]]:
+    """Issue 13's bars. CPU per completed transfer against the floor's per row, both
+    without the app's polls (each priced by its own read probe) so the poll rate does not
+    decide it: at the peak (both closed loop, the same apps in flight: the verdict) and
+    at 70% (open loop, less contention: shown beside it). Latency at 70% of the peak."""
+    out = []
+    floor, peak, open70 = phases.get("floor"), phases.get("transfers"), phases.get("transfers70")
+    floor_cpu = floor and floor["cpu_ms_per_provisioning_without_polling"]
+    for phase, verdict in ((peak, True), (open70, False)):
+        cpu = phase and phase["cpu_ms_per_provisioning_without_polling"]
+        if not (floor_cpu and cpu):
+            continue
+        ratio = round(cpu / floor_cpu, 2)
+        target = (f"transfer CPU per completed transfer <= {TARGET_TRANSFER_CPU_VS_FLOOR:g} x "
+                  f"the floor's per row, w/o polls ({phase['name']}: {cpu} vs {floor_cpu} ms)")
+        if verdict:
+            out.append({"target": target, "value": ratio,
+                        "met": ratio <= TARGET_TRANSFER_CPU_VS_FLOOR})
+        else:
+            out.append({"target": "  " + target, "value": ratio, "met": None})
+    if open70:
+        rate = open70["load"]["arrival_rate_per_s"]
+        value = open70["latency_s"]["create"]["p99"]
+        out.append({"target": f"transfer create p99 < {TARGET_CREATE_P99_S * 1000:.0f} ms at "
+                              f"{rate}/s (70% of peak)",
+                    "value": value, "met": value is not None and value < TARGET_CREATE_P99_S})
+        value = open70["latency_s"]["submit_to_terminal"]["p99"]
+        done = open70["final_states"].get("completed", 0) == open70["finished"] > 0
+        out.append({"target": f"transfer submit→completed p99 < "
+                              f"{TARGET_TRANSFER_SUBMIT_TO_COMPLETED_P99_S:g} s at {rate}/s "
+                              f"(every finished one completed: {done})",
+                    "value": value, "met": value is not None and done
+                    and value < TARGET_TRANSFER_SUBMIT_TO_COMPLETED_P99_S})
     return out
 
 
@@ -173,17 +233,22 @@ def print_report(result: dict[str, Any]) -> None:
         ])
     print()
     print(table(header, rows))
-    if result["comparison"]:
-        print()
-        print("service (green) beside the floor:")
-        print(table(["metric", "floor", "service", "service/floor"],
-                    [[r["metric"], _fmt(r["floor"], r["unit"]), _fmt(r["service"], r["unit"]),
-                      "-" if r["ratio"] is None else f"{r['ratio']:.2f}x"]
-                     for r in result["comparison"]]))
+    for key, name in (("comparison", "service (green)"),
+                      ("comparison_transfers", "transfers (peak)"),
+                      ("comparison_transfers70", "transfers70")):
+        if result.get(key):
+            print()
+            print(f"{name} beside the floor:")
+            print(table(["metric", "floor", name.split()[0], f"{name.split()[0]}/floor"],
+                        [[r["metric"], _fmt(r["floor"], r["unit"]),
+                          _fmt(r["service"], r["unit"]),
+                          "-" if r["ratio"] is None else f"{r['ratio']:.2f}x"]
+                         for r in result[key]]))
     if result["targets"]:
         print()
         for t in result["targets"]:
-            print(f"  {'met   ' if t['met'] else 'MISSED'}  {t['target']}: {t['value']}")
+            verdict = "      " if t["met"] is None else "met   " if t["met"] else "MISSED"
+            print(f"  {verdict}  {t['target']}: {t['value']}")
     print()
 
 
@@ -199,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     mix = parse_mix(args.mix)
     wanted = [p.strip() for p in args.phases.split(",") if p.strip()]
-    unknown = set(wanted) - {"floor", "green", "green70", "mix", "mix70"}
+    unknown = set(wanted) - set(PHASES)
     if unknown:
         raise SystemExit(f"unknown phases: {', '.join(sorted(unknown))}")
     stamp = time.strftime("%Y%m%dT%H%M%S") + (f"-{args.tag}" if args.tag else "")
@@ -228,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     figures = []
     base = dict(web_concurrency=args.web, worker_concurrency=args.workers,
-                poll_interval=args.poll, warmup=args.warmup, wait_quiet=not args.no_wait_quiet)
+                poll_interval=args.poll, warmup=args.warmup, wait_quiet=not args.no_wait_quiet,
+                read_probe=args.read_probe)
     profile_dir = args.out / f"profile-{stamp}" if args.profile else None
     settings_module = "bench.settings" if args.profile else "config.settings.dev"
 
@@ -243,8 +309,10 @@ def main(argv: list[str] | None = None) -> int:
 
     peaks: dict[str, float] = {}
     for name in wanted:
-        closed = name in ("floor", "green", "mix")
-        outcome_mix = {"green": 1.0} if name.startswith("green") else mix
+        closed = name in CLOSED
+        flow = "transfers" if name.startswith("transfers") else "provisioning"
+        outcome_mix = ({"green": 1.0} if name.startswith("green")
+                       else TRANSFER_MIX if flow == "transfers" else mix)
         profiled = dict(profile_dir=profile_dir / name, profile_mode=args.profile) \
             if profile_dir and name != "floor" else {}
         if closed:
@@ -252,9 +320,9 @@ def main(argv: list[str] | None = None) -> int:
                 name=name, count=args.count, mix=outcome_mix, concurrency=args.apps,
                 floor_hops=args.hops if name == "floor" else None,
                 settings_module="bench.settings" if name == "floor" else settings_module,
-                **profiled, **base)
+                flow=flow, **profiled, **base)
         else:
-            source = name[:-2]  # green70 -> green, mix70 -> mix
+            source = name[:-2]  # green70 -> green, mix70 -> mix, transfers70 -> transfers
             peak = peaks.get(source)
             rate = args.rate or (peak and round(peak * args.rate_fraction, 2))
             if not rate:
@@ -262,12 +330,15 @@ def main(argv: list[str] | None = None) -> int:
             result[f"peak_for_{name}_per_s"] = peak
             config = PhaseConfig(
                 name=name, count=max(int(rate * args.open_seconds), 10), mix=outcome_mix,
-                concurrency=None, rate=rate, settings_module=settings_module, **profiled,
-                **base)
+                concurrency=None, rate=rate, settings_module=settings_module, flow=flow,
+                **profiled, **base)
         summary = record(run_phase(config))
         if closed:
             peaks[name] = summary["steady_throughput_per_s"] or summary["throughput_per_s"]
     result["comparison"] = compare(result["phases"].get("floor"), result["phases"].get("green"))
+    for name in ("transfers", "transfers70"):
+        result[f"comparison_{name}"] = compare(result["phases"].get("floor"),
+                                               result["phases"].get(name))
     result["targets"] = targets(result["phases"])
     result["finished"] = now_iso()
     result["machine"]["loadavg_at_end"] = loadavg()
