@@ -25,7 +25,7 @@ class TransfersConfig(AppConfig):
         from core import diagram
 
         from . import reconciliation_metrics  # noqa: F401  (its gauges and counter)
-        from . import receivers  # noqa: F401  (signals)
+        from . import metrics, receivers  # noqa: F401  (outcome counters, gauges; signals)
         from .models import Transfer
 
         diagram.register("transfer.svg", Transfer, title="Transfer.state", colours=STATE_COLOURS)
