@@ -26,8 +26,8 @@ _OUTCOMES = {
     State.REJECTED: TemplateKey.TRANSFER_REJECTED,
 }
 # A rejection's failure code → the reason the customer reads (notifications/templates.py).
-# A screening hit and an operator's rejection both read "cannot be made": a customer is
-# never told that a name was screened. Anything else (outside errors before money moved,
+# A screening hit, a rule's red and an operator's rejection all read "cannot be made": a
+# customer is never told that a name was screened or which control stopped them. Anything else (outside errors before money moved,
 # redrive_limit_reached) is "try again later".
 REJECTION_REASONS = {
     "insufficient_funds": "insufficient_funds",
@@ -36,6 +36,7 @@ REJECTION_REASONS = {
     "payee_deleted": "payee_deleted",
     "sanctions_hit": "cannot_be_made",
     "review_rejected": "cannot_be_made",
+    "transfer_not_allowed": "cannot_be_made",  # an enforced velocity rule said red
 }
 DEFAULT_REJECTION_REASON = "try_again"
 

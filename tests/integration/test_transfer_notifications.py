@@ -15,7 +15,7 @@ from transfers.models import State
 
 from .test_transfers import AMOUNT, Visa
 
-pytestmark = [pytest.mark.integration]
+pytestmark = [pytest.mark.integration, pytest.mark.embedded]
 
 
 @pytest.fixture(autouse=True)

@@ -114,6 +114,7 @@ def test_the_message_names_money_in_minor_units_payee_and_last_four_and_never_th
     ("payee_deleted", "payee_deleted"),
     ("sanctions_hit", "cannot_be_made"),
     ("review_rejected", "cannot_be_made"),
+    ("transfer_not_allowed", "cannot_be_made"),
     ("screening_unavailable", "try_again"),
     ("redrive_limit_reached", "try_again"),
     ("mpesa_timeout", "try_again"),
