@@ -15,7 +15,8 @@ STATE_COLOURS = {
     "needs_attention": "#bf8700",
 }
 # The outside systems a transfer's path calls: /readyz reports whether each answers.
-# (settlement_reports has no client yet; reconciliation adds it when it has one.)
+# Not settlement_reports: only the daily reconciliation reads it, and a late report
+# must not make the API look degraded.
 READINESS_SYSTEMS = ("attributes", "screening", "mpesa", "payouts", "transaction_search")
 
 

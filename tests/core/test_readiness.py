@@ -136,8 +136,13 @@ def test_redis_down_is_still_not_ready_whatever_the_outside_systems_say(client, 
     assert body["outside"]["mpesa"]["status"] == "ok"
 
 
-def test_only_a_system_with_a_client_can_be_depended_on():
+def test_only_a_system_with_a_client_can_be_depended_on(monkeypatch):
+    unclient = registry.OutsideSystem(name="toy_unclient", title="No client yet",
+                                      prefix="TOY_UNCLIENT", mount="/toy",
+                                      sandbox_routes="sandbox.toy:routes")
+    monkeypatch.setattr(registry, "SYSTEMS", [*registry.SYSTEMS, unclient])
     with pytest.raises(ValueError):
-        health.depend_on_outside_systems("settlement_reports")
+        health.depend_on_outside_systems("toy_unclient")
+    assert "toy_unclient" not in health.outside_systems()
     with pytest.raises(KeyError):
         health.depend_on_outside_systems("no_such_system")
