@@ -3,12 +3,21 @@
 /healthz says the process serves requests (no dependencies checked, so a database
 outage does not get every pod restarted). /readyz checks the database, the broker and
 Redis and answers 503 naming whichever is down, so the load balancer stops sending.
+
+It also asks each outside system a flow registered (`depend_on_outside_systems`, from the
+flow's AppConfig.ready: core never imports a flow) whether it answers, and reports each
+under `outside`. A down outside system makes the answer `degraded`, still 200: every pod
+shares it, so taking them all out of the load balancer would fix nothing and would stop
+the API that does not need it (provisioning, reading transfers, cancelling); the flow's
+own retries and beat's re-drives wait it out. The systems are asked at once, each with
+READYZ_OUTSIDE_TIMEOUT seconds, so a probe takes about that long at worst.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 from django.db import connection
@@ -53,22 +62,76 @@ def _check_redis() -> None:
 
 CHECKS = {"database": _check_database, "broker": _check_broker, "redis": _check_redis}
 
+# Registry names of the outside systems some flow depends on (insertion-ordered, no repeats).
+_OUTSIDE_SYSTEMS: dict[str, None] = {}
+
+
+def depend_on_outside_systems(*names: str) -> None:
+    """A flow's hook (its AppConfig.ready): /readyz reports whether these systems answer.
+    Names are registry entries with a client; an unknown one fails at start, not at probe."""
+    from core.outside import registry
+
+    for name in names:
+        if not registry.get(name).client:
+            raise ValueError(f"{name} has no client, so no base URL to ask")
+        _OUTSIDE_SYSTEMS[name] = None
+
+
+def outside_systems() -> list[str]:
+    return list(_OUTSIDE_SYSTEMS)
+
+
+class OutsideSystemDown(Exception):
+    """It answered, with a server error: up as a host, not able to serve."""
+
+
+def _check_outside(name: str) -> None:
+    """Whether the system answers at all: any answer below 500 at its health path (its
+    base URL where it publishes none) is up, 4xx included, since a reachability probe
+    carries no credentials. No retries, no redirects, no proxies (the hardened session)."""
+    from core.outside import registry, transport
+
+    system = registry.get(name)
+    url = getattr(settings, system.base_url_setting).rstrip("/") + (system.health_path or "/")
+    timeout = settings.READYZ_OUTSIDE_TIMEOUT
+    session = transport.hardened_session()
+    try:
+        reply = session.get(url, timeout=(timeout, timeout), allow_redirects=False)
+    finally:
+        session.close()
+    if reply.status_code >= 500:
+        raise OutsideSystemDown(f"http_{reply.status_code}")
+
+
+def _run(name: str, check) -> dict:
+    started = time.perf_counter()
+    try:
+        check()
+    except Exception as exc:  # any failure means down; the reason is reported
+        logger.warning("readiness check failed", extra={"check": name,
+                                                          "error": type(exc).__name__})
+        return {"status": "down", "error": type(exc).__name__}
+    return {"status": "ok", "ms": round((time.perf_counter() - started) * 1000, 1)}
+
+
+def _outside_results() -> dict[str, dict]:
+    names = outside_systems()
+    if not names:
+        return {}
+    with ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="readyz") as pool:
+        futures = {name: pool.submit(_run, name, lambda n=name: _check_outside(n))
+                   for name in names}
+        return {name: future.result() for name, future in futures.items()}
+
 
 @require_GET
 def readyz(request):
-    results, ready = {}, True
-    for name, check in CHECKS.items():
-        started = time.perf_counter()
-        try:
-            check()
-            results[name] = {"status": "ok",
-                             "ms": round((time.perf_counter() - started) * 1000, 1)}
-        except Exception as exc:  # any failure means not ready; the reason is reported
-            ready = False
-            results[name] = {"status": "down", "error": type(exc).__name__}
-            logger.warning("readiness check failed", extra={"check": name,
-                                                              "error": type(exc).__name__})
-    return JsonResponse({"status": "ready" if ready else "not_ready", "checks": results},
+    results = {name: _run(name, check) for name, check in CHECKS.items()}
+    outside = _outside_results()
+    ready = all(result["status"] == "ok" for result in results.values())
+    degraded = any(result["status"] != "ok" for result in outside.values())
+    status = "not_ready" if not ready else "degraded" if degraded else "ready"
+    return JsonResponse({"status": status, "checks": results, "outside": outside},
                         status=200 if ready else 503)
 
 

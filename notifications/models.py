@@ -41,6 +41,10 @@ class TemplateKey(models.TextChoices):
     TOKEN_SUSPENDED = "token_suspended"
     TOKEN_RESUMED = "token_resumed"
     TOKEN_DELETED = "token_deleted"
+    # Visa Direct: the sender is told how their transfer ended.
+    TRANSFER_COMPLETED = "transfer_completed"
+    TRANSFER_DECLINED = "transfer_declined"
+    TRANSFER_REJECTED = "transfer_rejected"
 
 
 class Status(models.TextChoices):
@@ -59,8 +63,8 @@ def _can_be_resent(notification: Notification) -> bool:
 class Notification(ConcurrentTransitionMixin, models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     customer_id = models.CharField(max_length=64)
-    # De-duplication key: the object the event happened to (a provisioning request or a
-    # token) and which occurrence of which event it was.
+    # De-duplication key: the object the event happened to (a provisioning request, a
+    # token or a transfer) and which occurrence of which event it was.
     object_id = models.UUIDField()
     event = models.CharField(max_length=64)
 

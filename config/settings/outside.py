@@ -18,6 +18,9 @@ SANDBOX_URL = sandbox_url()
 # Timeouts of every outside call, unless the system's entry has its own.
 OUTSIDE_CONNECT_TIMEOUT = env.float("OUTSIDE_CONNECT_TIMEOUT", default=2.0)
 OUTSIDE_READ_TIMEOUT = env.float("OUTSIDE_READ_TIMEOUT", default=8.0)
+# /readyz asks each outside system a flow depends on whether it answers, all at once, each
+# within this many seconds (connect and read), so the probe stays under its own timeout.
+READYZ_OUTSIDE_TIMEOUT = env.float("READYZ_OUTSIDE_TIMEOUT", default=1.0)
 # Retries of transient outside errors: full-jitter exponential backoff.
 OUTSIDE_MAX_ATTEMPTS = env.int("OUTSIDE_MAX_ATTEMPTS", default=6)
 OUTSIDE_RETRY_BASE_SECONDS = env.float("OUTSIDE_RETRY_BASE_SECONDS", default=1.0)

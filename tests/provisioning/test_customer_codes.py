@@ -230,7 +230,11 @@ def test_no_api_field_names_the_rule_that_fired(api_client, customer_id):
 @pytest.mark.parametrize("template_key", [key for key in TemplateKey.values
                                           if key != TemplateKey.STEP_UP_CODE])
 def test_no_customer_notification_names_a_control(locale, template_key):
-    message = templates.render(template_key, locale, {"wallet": "google_pay",
-                                                       "card_last4": "1111"})
+    # A transfer's messages need its values too (a rejection's reason: the one a screening
+    # hit reads, the likeliest to give a control away).
+    message = templates.render(template_key, locale, {
+        "wallet": "google_pay", "card_last4": "1111", "amount": 150_000, "fee": 3_050,
+        "total": 153_050, "currency": "KES", "delivery": "instant",
+        "payee_name": "JANE WANJIKU", "payee_last4": "0010", "reason": "cannot_be_made"})
     text = f"{message.title} {message.body}".lower()
     assert not any(re.search(rf"\b{re.escape(word)}\b", text) for word in CONTROL_WORDS)
