@@ -80,10 +80,13 @@ def hold_funds(transfer_id) -> None:
     if transfer.state != State.CHECKED:
         return _noop(transfer_id, "hold_funds", transfer.state)
     # From here on the customer can no longer cancel, nor the card be erased: a hold may
-    # be in place. The payee's lock orders this against a deletion of the payee.
+    # be in place. The payee's lock orders this against a deletion of the payee; it is
+    # taken after the transfer's, the order every step that ends a transfer uses (reject,
+    # cancel, settle), so the two never wait on each other.
     with transaction.atomic():
-        payee_deleted = (cards.payee_for_update(transfer.payee_id).is_deleted
-                         and transfer.hold_requested_at is None)
+        locked = lock_objects.transfer_for_update(transfer_id)
+        payee_deleted = (cards.payee_for_update(locked.payee_id).is_deleted
+                         and locked.hold_requested_at is None)
         begun = not payee_deleted and _begin_attempt(
             transfer_id, State.CHECKED,
             hold_requested_at=Coalesce(F("hold_requested_at"), timezone.now()))
