@@ -18,6 +18,7 @@ import logging
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from core.models import Trigger
@@ -25,7 +26,7 @@ from decisioning.models import Outcome
 from decisioning.services import IssuerDecision, evaluate_transfer, result_rows
 from decisioning.transfer_rules import TransferFacts
 
-from . import lock_objects
+from . import handoff, lock_objects
 from .models import Delivery, State, Transfer, TransferRuleResult
 from .steps import _begin_attempt, _noop, reject
 
@@ -47,13 +48,16 @@ class SendHistory:
                 .values("customer_id").distinct().count())
 
     def new_cards_by_sender(self, hours: float) -> int:
+        """Cards this customer sent to within the window and never before it, in one
+        statement: the customer's recent transfers (by the customer's index), each asked
+        whether an older one went to the same card."""
         since = self.now - timedelta(hours=hours)
         mine = Transfer.objects.filter(customer_id=self.transfer.customer_id)
-        recent = set(mine.filter(created_at__gte=since)
-                     .values_list("payee__pan_fingerprint", flat=True))
-        paid_before = set(mine.filter(created_at__lt=since, payee__pan_fingerprint__in=recent)
-                          .values_list("payee__pan_fingerprint", flat=True))
-        return len(recent - paid_before)
+        paid_before = mine.filter(created_at__lt=since,
+                                  payee__pan_fingerprint=OuterRef("payee__pan_fingerprint"))
+        return (mine.filter(created_at__gte=since)
+                .exclude(Exists(paid_before))
+                .values("payee__pan_fingerprint").distinct().count())
 
 
 def check_transfer(transfer_id) -> None:
@@ -91,7 +95,7 @@ def _apply(transfer_id, decision: IssuerDecision, card_now, *, screening) -> Non
     from .tasks import hold_funds_task
 
     with transaction.atomic():
-        transfer = lock_objects.transfer_for_update(transfer_id)
+        transfer = lock_objects.transfer_for_update(transfer_id, with_payee=True)
         if transfer.state != State.RECEIVED:
             return _noop(transfer_id, "check_transfer", transfer.state)
         _record(transfer, decision)
@@ -112,7 +116,7 @@ def _apply(transfer_id, decision: IssuerDecision, card_now, *, screening) -> Non
             transfer.send_to_review(by=Trigger.WORKER, reason=reasons or "rule_review")
         else:
             transfer.mark_checked(by=Trigger.WORKER, reason="checks_passed")
-            hold_funds_task.delay_on_commit(str(transfer.id))
+            handoff.then(hold_funds_task, transfer.id)
         transfer.save()
 
 

@@ -5,8 +5,14 @@ same transfer at once."""
 from .models import Transfer
 
 
-def transfer_for_update(transfer_id) -> Transfer:
-    return Transfer.objects.select_for_update().get(pk=transfer_id)
+def transfer_for_update(transfer_id, *, with_payee: bool = False) -> Transfer:
+    """The transfer's row, locked. `with_payee` reads its payee in the same statement
+    (for a move whose notice or card check names it) without locking the payee's row:
+    a payee is locked only on its own (cards.py), after the transfer."""
+    rows = Transfer.objects.select_for_update(of=("self",))
+    if with_payee:
+        rows = rows.select_related("payee")
+    return rows.get(pk=transfer_id)
 
 
 def due_transfers_for_update(states, now, limit: int):

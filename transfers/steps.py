@@ -30,7 +30,7 @@ from core.models import Trigger
 from core.backoff import outside_retry_delay
 from core.outside.http import PermanentError, TransientError
 
-from . import cards, lock_objects
+from . import cards, handoff, lock_objects
 from .models import (
     NetworkOutcome,
     State,
@@ -58,7 +58,7 @@ def _begin_attempt(transfer_id, state: str, **also) -> bool:
 
 def reject(transfer_id, code: str, message: str, *, from_states, by=Trigger.WORKER) -> bool:
     with transaction.atomic():
-        transfer = lock_objects.transfer_for_update(transfer_id)
+        transfer = lock_objects.transfer_for_update(transfer_id, with_payee=True)
         if transfer.state not in from_states:
             _noop(transfer_id, f"reject:{code}", transfer.state)
             return False
@@ -76,17 +76,16 @@ def hold_funds(transfer_id) -> None:
     from .ledger import InsufficientFunds, LedgerClient
     from .tasks import send_payout_task
 
-    transfer = Transfer.objects.select_related("payee").get(pk=transfer_id)
-    if transfer.state != State.CHECKED:
-        return _noop(transfer_id, "hold_funds", transfer.state)
     # From here on the customer can no longer cancel, nor the card be erased: a hold may
     # be in place. The payee's lock orders this against a deletion of the payee; it is
     # taken after the transfer's, the order every step that ends a transfer uses (reject,
     # cancel, settle), so the two never wait on each other.
     with transaction.atomic():
-        locked = lock_objects.transfer_for_update(transfer_id)
-        payee_deleted = (cards.payee_for_update(locked.payee_id).is_deleted
-                         and locked.hold_requested_at is None)
+        transfer = lock_objects.transfer_for_update(transfer_id)
+        if transfer.state != State.CHECKED:
+            return _noop(transfer_id, "hold_funds", transfer.state)
+        payee_deleted = (cards.payee_for_update(transfer.payee_id).is_deleted
+                         and transfer.hold_requested_at is None)
         begun = not payee_deleted and _begin_attempt(
             transfer_id, State.CHECKED,
             hold_requested_at=Coalesce(F("hold_requested_at"), timezone.now()))
@@ -111,7 +110,7 @@ def hold_funds(transfer_id) -> None:
             return _noop(transfer_id, "hold_funds", transfer.state)
         transfer.mark_funds_held(by=Trigger.WORKER, hold_id=hold.hold_id)
         transfer.save()
-        send_payout_task.delay_on_commit(str(transfer.id))
+        handoff.then(send_payout_task, transfer.id)
 
 
 def give_up_hold(transfer_id, code: str, *, by=Trigger.WORKER) -> bool:
@@ -199,7 +198,7 @@ def _schedule_inquiry(transfer_id, delay: float | None = None) -> None:
 def _schedule_settlement(transfer_id) -> None:
     from .tasks import settle_transfer_task
 
-    settle_transfer_task.delay_on_commit(str(transfer_id))
+    handoff.then(settle_transfer_task, transfer_id)
 
 
 def record_unknown_outcome(transfer_id, cause: str) -> None:
@@ -355,7 +354,7 @@ def settle(transfer_id, *, by=Trigger.WORKER, actor=None) -> bool:
                 locked.save()
         return False
     with transaction.atomic():
-        transfer = lock_objects.transfer_for_update(transfer_id)
+        transfer = lock_objects.transfer_for_update(transfer_id, with_payee=True)
         if transfer.state not in (State.FUNDS_HELD, State.SUBMITTED, State.NEEDS_ATTENTION):
             _noop(transfer_id, "settle", transfer.state)
             return False

@@ -1,5 +1,6 @@
 """Thin Celery tasks of the Visa Direct flow: load by id, call one service, map outside
-errors to retry or fail.
+errors to retry or fail; a step's task then runs the steps it hands the transfer on to
+(handoff.py), so a transfer that meets no wait is one task.
 
 Late acks are safe because every service is idempotent (a state check or conditional
 update at entry, idempotency keys derived from the transfer on every move of money).
@@ -14,7 +15,7 @@ from celery import shared_task
 
 from core.outside.http import PermanentError, TransientError
 
-from . import checks, reconciliation, steps, sweeps
+from . import checks, handoff, reconciliation, steps, sweeps
 
 logger = logging.getLogger(__name__)
 
@@ -22,46 +23,91 @@ _TASK_OPTIONS = {"acks_late": True, "reject_on_worker_lost": True, "max_retries"
                  "ignore_result": True}
 
 
-def _run_outside_step(task, step, transfer_id: str) -> None:
+# A step runs at most this many further steps in its own task (check, hold, OCT, capture
+# is four); anything beyond is published. A bound, not a budget: the chain is finite anyway.
+MAX_STEPS_PER_TASK = 6
+
+
+def _run_step(name: str, transfer_id: str) -> tuple[float, TransientError] | None:
+    """Run one step; (seconds, error) if it should be tried again later, else None."""
+    step, maps_outside_errors = _STEPS[name]
+    if not maps_outside_errors:
+        # Unknown outcomes and refusals of the OCT are handled inside the step, never
+        # retried here: a repeat of the OCT is decided only by a status inquiry.
+        step(transfer_id)
+        return None
     try:
         step(transfer_id)
     except TransientError as exc:
         delay = steps.handle_transient_failure(transfer_id, exc)
         if delay is None:
-            return
+            return None
         logger.info("transient outside error, retrying",
                     extra={"transfer_id": transfer_id, "error_code": exc.code,
                            "retry_in_seconds": round(delay, 2)})
-        raise task.retry(countdown=delay, exc=exc)
+        return delay, exc
     except PermanentError as exc:
         steps.handle_permanent_failure(transfer_id, exc)
+    return None
+
+
+def _drive(task, transfer_id: str) -> None:
+    """Run this task's step, then, in this same task, each step it hands the transfer on
+    to (handoff.py). The first step's retry is this message's; a later step's retry is
+    published as that step's own task. Whatever is still noted when this ends (the bound,
+    or an unexpected error after a committed move) is published, so no move is left
+    waiting for beat."""
+    with handoff.collecting() as noted:
+        try:
+            retry = _run_step(task.name, transfer_id)
+            if retry is not None:
+                delay, exc = retry
+                raise task.retry(countdown=delay, exc=exc)
+            for _ in range(MAX_STEPS_PER_TASK):
+                if not noted:
+                    break
+                next_task, next_id = noted.pop(0)
+                retry = _run_step(next_task.name, next_id)
+                if retry is not None:
+                    next_task.apply_async((next_id,), countdown=retry[0])
+        finally:
+            for next_task, next_id in noted:
+                next_task.apply_async((next_id,))
 
 
 @shared_task(bind=True, **_TASK_OPTIONS)
 def check_transfer_task(self, transfer_id: str) -> None:
-    _run_outside_step(self, checks.check_transfer, transfer_id)
+    _drive(self, transfer_id)
 
 
 @shared_task(bind=True, **_TASK_OPTIONS)
 def hold_funds_task(self, transfer_id: str) -> None:
-    _run_outside_step(self, steps.hold_funds, transfer_id)
+    _drive(self, transfer_id)
 
 
 @shared_task(bind=True, **_TASK_OPTIONS)
 def send_payout_task(self, transfer_id: str) -> None:
-    # Unknown outcomes and refusals are handled inside the service (never retried here:
-    # a repeat of the OCT is decided only by a status inquiry).
-    steps.send_payout(transfer_id)
+    _drive(self, transfer_id)
 
 
 @shared_task(bind=True, **_TASK_OPTIONS)
 def inquire_payout_task(self, transfer_id: str) -> None:
-    steps.inquire_payout(transfer_id)
+    _drive(self, transfer_id)
 
 
 @shared_task(bind=True, **_TASK_OPTIONS)
 def settle_transfer_task(self, transfer_id: str) -> None:
-    _run_outside_step(self, steps.settle, transfer_id)
+    _drive(self, transfer_id)
+
+
+# Each step task's service and whether its outside errors are mapped to retry or fail.
+_STEPS = {
+    check_transfer_task.name: (checks.check_transfer, True),
+    hold_funds_task.name: (steps.hold_funds, True),
+    send_payout_task.name: (steps.send_payout, False),
+    inquire_payout_task.name: (steps.inquire_payout, False),
+    settle_transfer_task.name: (steps.settle, True),
+}
 
 
 @shared_task(acks_late=True, ignore_result=True)
