@@ -25,18 +25,22 @@ from core.idempotency import (  # noqa: F401 - part of this module's interface
 from .models import IdempotencyKey
 
 def begin(customer_id: str, key: str, request_fingerprint: str) -> IdempotencyKey | Replay:
+    """The key's record, new and in flight, or the replay of the first response. An expired
+    record of the same key is removed only when it is in the way (the insert is the one
+    statement of the usual case)."""
     expired_before = timezone.now() - settings.IDEMPOTENCY_KEY_TTL
     for _ in range(3):
         try:
             with transaction.atomic():
-                IdempotencyKey.objects.filter(customer_id=customer_id, key=key,
-                                              created_at__lt=expired_before).delete()
                 return IdempotencyKey.objects.create(customer_id=customer_id, key=key,
                                                      request_fingerprint=request_fingerprint)
         except IntegrityError:
             pass
         existing = IdempotencyKey.objects.filter(customer_id=customer_id, key=key).first()
         if existing is None:  # the holder gave up in between: try again
+            continue
+        if existing.created_at < expired_before:  # kept past its TTL: the key is free
+            IdempotencyKey.objects.filter(pk=existing.pk, created_at__lt=expired_before).delete()
             continue
         if existing.request_fingerprint != request_fingerprint:
             raise IdempotencyKeyReused()

@@ -157,6 +157,20 @@ def test_the_same_key_with_another_body_is_422(api_client, payee, no_tasks):
     assert (response.status_code, _code(response)) == (422, "idempotency_key_reused")
 
 
+def test_a_key_kept_past_its_ttl_is_free_for_a_new_transfer(api_client, payee, no_tasks,
+                                                              settings):
+    from transfers.models import IdempotencyKey
+
+    first = _transfer(api_client, QuoteFactory(payee=payee).pk, key="k-old")
+    IdempotencyKey.objects.filter(key="k-old").update(
+        created_at=timezone.now() - settings.IDEMPOTENCY_KEY_TTL - timedelta(seconds=1))
+    second = _transfer(api_client, QuoteFactory(payee=payee).pk, key="k-old")
+    assert second.status_code == 202 and "Idempotent-Replayed" not in second
+    assert second.json()["id"] != first.json()["id"]
+    assert IdempotencyKey.objects.filter(key="k-old").count() == 1
+    assert Transfer.objects.count() == 2
+
+
 def test_a_transfer_needs_an_idempotency_key(api_client, payee):
     response = api_client.post("/api/v1/transfers", {"quote_id": str(QuoteFactory(payee=payee).pk)},
                                format="json")
