@@ -170,24 +170,31 @@ class Load:
     # --- set-up (not measured) ------------------------------------------------------
 
     async def setup_app(self, app: App) -> None:
-        """The app's card at the issuer, and its device registered for pushes."""
+        """The app's card at the issuer (provisioning) or its balance, payee and quote
+        (transfers), and its device registered for pushes."""
         if self.floor_hops is not None:
             return
         if self.flow == "transfers":
             await self.setup_sender(app)
-            return
+        else:
+            await self.setup_card(app)
+        # The same M-Pesa app: its device is registered for pushes whichever flow it uses,
+        # so a transfer's notice is a push, as a provisioning's is.
+        answer = await self.client.post(f"{self.api_url}/api/v1/devices", headers=self.headers(app),
+                                        json={"device_id": app.device_id, "platform": "android",
+                                              "push_token": f"fcm-{app.device_id}"})
+        if answer.status_code not in (200, 201):
+            raise RuntimeError(f"device for {app.customer_id}: {answer.status_code} "
+                               f"{answer.text[:200]}")
+
+    async def setup_card(self, app: App) -> None:
+        """A provisioning app's card at the issuer."""
         answer = await self.sandbox.post(f"{self.sandbox_url}/sandbox/cards", json={
             "customer_id": app.customer_id, "pan": app.pan, "expiry": "12/30",
             "status": "active", "msisdn": app.msisdn, "card_id": app.card_id,
         })
         if answer.status_code not in (201, 409):
             raise RuntimeError(f"sandbox card for {app.customer_id}: {answer.status_code} "
-                               f"{answer.text[:200]}")
-        answer = await self.client.post(f"{self.api_url}/api/v1/devices", headers=self.headers(app),
-                                        json={"device_id": app.device_id, "platform": "android",
-                                              "push_token": f"fcm-{app.device_id}"})
-        if answer.status_code not in (200, 201):
-            raise RuntimeError(f"device for {app.customer_id}: {answer.status_code} "
                                f"{answer.text[:200]}")
 
     async def setup_sender(self, app: App) -> None:
