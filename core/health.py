@@ -11,11 +11,17 @@ shares it, so taking them all out of the load balancer would fix nothing and wou
 the API that does not need it (provisioning, reading transfers, cancelling); the flow's
 own retries and beat's re-drives wait it out. The systems are asked at once, each with
 READYZ_OUTSIDE_TIMEOUT seconds, so a probe takes about that long at worst.
+
+Each system's answer is kept READYZ_OUTSIDE_CACHE_SECONDS in the process, so the kubelet's
+and the load balancer's probes (every few seconds, per pod) do not each call every outside
+system. In process rather than in Django's cache: the cache is Redis, which /readyz checks
+and which must not decide whether an outside system looks up.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -85,14 +91,19 @@ class OutsideSystemDown(Exception):
     """It answered, with a server error: up as a host, not able to serve."""
 
 
-def _check_outside(name: str) -> None:
+def _outside_url(name: str) -> str:
+    from core.outside import registry
+
+    system = registry.get(name)
+    return getattr(settings, system.base_url_setting).rstrip("/") + (system.health_path or "/")
+
+
+def _check_outside(url: str) -> None:
     """Whether the system answers at all: any answer below 500 at its health path (its
     base URL where it publishes none) is up, 4xx included, since a reachability probe
     carries no credentials. No retries, no redirects, no proxies (the hardened session)."""
-    from core.outside import registry, transport
+    from core.outside import transport
 
-    system = registry.get(name)
-    url = getattr(settings, system.base_url_setting).rstrip("/") + (system.health_path or "/")
     timeout = settings.READYZ_OUTSIDE_TIMEOUT
     session = transport.hardened_session()
     try:
@@ -101,6 +112,37 @@ def _check_outside(name: str) -> None:
         session.close()
     if reply.status_code >= 500:
         raise OutsideSystemDown(f"http_{reply.status_code}")
+
+
+# (system, URL asked) → (monotonic time it expires, the result). Keyed by the URL too, so
+# a system aimed elsewhere is asked anew. One lock per key: probes arriving together while
+# it is stale make one call, the others wait for its answer.
+_remembered: dict[tuple[str, str], tuple[float, dict]] = {}
+_locks: dict[tuple[str, str], threading.Lock] = {}
+_locks_guard = threading.Lock()
+_clock = time.monotonic
+
+
+def forget_outside_results() -> None:
+    """Ask every outside system again at the next probe (tests; a changed setting)."""
+    _remembered.clear()
+
+
+def _outside_result(name: str) -> dict:
+    url = _outside_url(name)
+    ttl = settings.READYZ_OUTSIDE_CACHE_SECONDS
+    if ttl <= 0:
+        return _run(name, lambda: _check_outside(url))
+    key = (name, url)
+    with _locks_guard:
+        lock = _locks.setdefault(key, threading.Lock())
+    with lock:
+        kept = _remembered.get(key)
+        if kept is not None and kept[0] > _clock():
+            return kept[1]
+        result = _run(name, lambda: _check_outside(url))
+        _remembered[key] = (_clock() + ttl, result)
+        return result
 
 
 def _run(name: str, check) -> dict:
@@ -119,8 +161,7 @@ def _outside_results() -> dict[str, dict]:
     if not names:
         return {}
     with ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="readyz") as pool:
-        futures = {name: pool.submit(_run, name, lambda n=name: _check_outside(n))
-                   for name in names}
+        futures = {name: pool.submit(_outside_result, name) for name in names}
         return {name: future.result() for name, future in futures.items()}
 
 

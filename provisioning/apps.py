@@ -13,6 +13,10 @@ STATE_COLOURS = {
     "expired": "#6e7781",
     "cancelled": "#6e7781",
 }
+# The outside systems a push calls on its way: /readyz reports whether each answers. Not
+# telco: its SIM-swap lookup has a fallback (the rule's `sim_swap_unknown`), so an outage
+# changes decisions, not whether a push can be served; its alerts watch it.
+READINESS_SYSTEMS = ("issuer", "token_service")
 
 
 class ProvisioningConfig(AppConfig):
@@ -20,7 +24,7 @@ class ProvisioningConfig(AppConfig):
     verbose_name = "Provisioning"
 
     def ready(self):
-        from core import diagram
+        from core import diagram, health
         from tokens import webhooks
 
         from . import metrics, receivers  # noqa: F401  (failure counter, gauges; signals)
@@ -31,3 +35,4 @@ class ProvisioningConfig(AppConfig):
 
         diagram.register("provisioning_request.svg", ProvisioningRequest,
                          title="ProvisioningRequest.state", colours=STATE_COLOURS)
+        health.depend_on_outside_systems(*READINESS_SYSTEMS)

@@ -7,7 +7,8 @@ is never forgotten; sending happens after commit, notifications/services.py). Te
 states are entered once, so each (transfer, event) is one row: the event is the template
 key itself, and the outbox's unique key makes a second signal or a redelivered task's
 repeat a no-op. The message names the amount, the payee's name and last four, never the
-card; a rejection's reason is a customer-words key, never the failure code.
+card; a rejection's reason is a customer-words key, never the failure code
+(transfers/customer_codes.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from django_fsm.signals import post_transition
 from notifications.models import TemplateKey
 from notifications.services import queue_event_notification
 
+from .customer_codes import rejection_reason
 from .models import State, Transfer
 
 _OUTCOMES = {
@@ -25,22 +27,6 @@ _OUTCOMES = {
     State.DECLINED: TemplateKey.TRANSFER_DECLINED,
     State.REJECTED: TemplateKey.TRANSFER_REJECTED,
 }
-# A rejection's failure code → the reason the customer reads (notifications/templates.py).
-# A screening hit, a rule's red and an operator's rejection all read "cannot be made": a
-# customer is never told that a name was screened or which control stopped them. Anything else (outside errors before money moved,
-# redrive_limit_reached) is "try again later".
-REJECTION_REASONS = {
-    "insufficient_funds": "insufficient_funds",
-    "card_cannot_receive": "card_cannot_receive",
-    "limit_exceeded": "limit_exceeded",
-    "payee_deleted": "payee_deleted",
-    "sanctions_hit": "cannot_be_made",
-    "review_rejected": "cannot_be_made",
-    "transfer_not_allowed": "cannot_be_made",  # an enforced velocity rule said red
-}
-DEFAULT_REJECTION_REASON = "try_again"
-
-
 @receiver(post_transition, sender=Transfer, dispatch_uid="transfers.notify_transfer_outcome")
 def notify_transfer_outcome(sender, instance, name, source, target, **kwargs):
     template_key = _OUTCOMES.get(target)
@@ -71,6 +57,3 @@ def message_context(transfer: Transfer) -> dict:
         context["reason"] = rejection_reason(transfer.failure_code)
     return context
 
-
-def rejection_reason(failure_code: str) -> str:
-    return REJECTION_REASONS.get(failure_code.split(":", 1)[0], DEFAULT_REJECTION_REASON)

@@ -21,6 +21,9 @@ OUTSIDE_READ_TIMEOUT = env.float("OUTSIDE_READ_TIMEOUT", default=8.0)
 # /readyz asks each outside system a flow depends on whether it answers, all at once, each
 # within this many seconds (connect and read), so the probe stays under its own timeout.
 READYZ_OUTSIDE_TIMEOUT = env.float("READYZ_OUTSIDE_TIMEOUT", default=1.0)
+# Each outside system's answer is kept this many seconds per process, so frequent probes
+# do not call every outside system every time (0: ask at every probe).
+READYZ_OUTSIDE_CACHE_SECONDS = env.float("READYZ_OUTSIDE_CACHE_SECONDS", default=10.0)
 # Retries of transient outside errors: full-jitter exponential backoff.
 OUTSIDE_MAX_ATTEMPTS = env.int("OUTSIDE_MAX_ATTEMPTS", default=6)
 OUTSIDE_RETRY_BASE_SECONDS = env.float("OUTSIDE_RETRY_BASE_SECONDS", default=1.0)

@@ -4,6 +4,7 @@ and change nothing they did not define; base.py composes them."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -68,3 +69,33 @@ def test_base_puts_each_topics_additions_in_place():
     assert loggers["google"] == {"level": "WARNING"}
     assert loggers["django"] == {"handlers": [], "propagate": True}
     assert settings.REST_FRAMEWORK["NUM_PROXIES"] == settings.TRUSTED_PROXY_COUNT
+
+
+def _readme_setting_names() -> set[str]:
+    """Names in the first cell of the README configuration table's rows, with
+    `A_{X,Y}_B` spelled out."""
+    readme = (SETTINGS.parents[1] / "README.md").read_text()
+    names: set[str] = set()
+    for line in readme.splitlines():
+        if not line.startswith("| `"):
+            continue
+        for name in re.findall(r"`([A-Z0-9_{},]+)`", line.split(" | ")[0]):
+            braces = re.match(r"(.*)\{([A-Z0-9_,]+)\}(.*)", name)
+            if braces:
+                names.update(f"{braces[1]}{part}{braces[3]}" for part in braces[2].split(","))
+            else:
+                names.add(name)
+    return names
+
+
+def test_every_transfer_and_readyz_setting_has_a_readme_row():
+    # Every environment name read, and every module-level setting defined, under those
+    # prefixes anywhere in config/settings.
+    defined: set[str] = set()
+    for path in SETTINGS.glob("*.py"):
+        text = path.read_text()
+        defined.update(re.findall(r"\"((?:TRANSFER|READYZ)_[A-Z0-9_]+)\"", text))
+        defined.update(re.findall(r"^((?:TRANSFER|READYZ)_[A-Z0-9_]+) *=", text, re.M))
+    defined.discard("TRANSFER_STUCK_AFTER")  # built from the four TRANSFER_STUCK_*_SECONDS
+    assert "READYZ_OUTSIDE_CACHE_SECONDS" in defined and "TRANSFER_LIMITS" in defined
+    assert sorted(defined - _readme_setting_names()) == []

@@ -1,6 +1,7 @@
 """/readyz: the database, broker and Redis decide ready (503 when one is down); the outside
-systems the transfers flow registered are each asked at once and reported, a down one
-making the answer `degraded` while the pod stays in the load balancer."""
+systems the flows registered are each asked at once and reported, a down one making the
+answer `degraded` while the pod stays in the load balancer. Each one's answer is kept
+READYZ_OUTSIDE_CACHE_SECONDS, so probes in a row do not call it every time."""
 
 from __future__ import annotations
 
@@ -13,15 +14,26 @@ import pytest
 
 from core import health
 from core.outside import registry
+from provisioning.apps import READINESS_SYSTEMS as PROVISIONING_SYSTEMS
 from transfers.apps import READINESS_SYSTEMS
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fresh_answers():
+    """Each test asks the systems anew (a port may be reused by a later test's server)."""
+    health.forget_outside_results()
+    yield
+    health.forget_outside_results()
 
 
 class _Answer(BaseHTTPRequestHandler):
     status = 404  # what a counterpart says to an unauthenticated GET of its root
 
     def do_GET(self):
+        with self.server.count_lock:
+            self.server.requests += 1
         self.send_response(self.server.status)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -38,10 +50,13 @@ def http_server():
     def start(status: int) -> str:
         server = ThreadingHTTPServer(("127.0.0.1", 0), _Answer)
         server.status = status
+        server.requests = 0
+        server.count_lock = threading.Lock()
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
         return f"http://127.0.0.1:{server.server_address[1]}"
 
+    start.servers = servers
     yield start
     for server in servers:
         server.shutdown()
@@ -68,9 +83,9 @@ def _closed_port() -> str:
 
 @pytest.fixture
 def outside_up(settings, http_server):
-    """Every transfers system aimed at a live server answering 404 (reachable)."""
+    """Every registered outside system aimed at a live server answering 404 (reachable)."""
     url = http_server(404)
-    for name in READINESS_SYSTEMS:
+    for name in health.outside_systems():
         setattr(settings, registry.get(name).base_url_setting, url + registry.get(name).mount)
     return settings
 
@@ -84,13 +99,18 @@ def test_the_transfers_flow_registers_the_outside_systems_it_calls():
                                              "transaction_search", "screening"}
 
 
+def test_the_provisioning_flow_registers_the_issuer_and_the_token_service():
+    assert set(PROVISIONING_SYSTEMS) == {"issuer", "token_service"}
+    assert set(health.outside_systems()) >= set(PROVISIONING_SYSTEMS)
+
+
 def test_all_up_is_ready_and_names_every_outside_system(client, outside_up):
     response = client.get("/readyz")
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ready"
     assert set(body["checks"]) == {"database", "broker", "redis"}
-    assert set(body["outside"]) >= set(READINESS_SYSTEMS)
+    assert set(body["outside"]) >= {*READINESS_SYSTEMS, *PROVISIONING_SYSTEMS}
     assert all(result["status"] == "ok" for result in body["outside"].values())
 
 
@@ -116,13 +136,14 @@ def test_an_outside_system_answering_a_server_error_is_down(client, outside_up, 
 def test_silent_systems_are_asked_at_once_so_the_probe_takes_one_timeout(client, outside_up,
                                                                           silent_port):
     outside_up.READYZ_OUTSIDE_TIMEOUT = 0.5
-    for name in READINESS_SYSTEMS:
+    names = health.outside_systems()
+    for name in names:
         _aim(outside_up, name, silent_port)
     started = time.monotonic()
     body = client.get("/readyz").json()
     elapsed = time.monotonic() - started
-    assert {body["outside"][name]["error"] for name in READINESS_SYSTEMS} == {"ReadTimeout"}
-    # One after another they would take 5 x 0.5 s.
+    assert {body["outside"][name]["error"] for name in names} == {"ReadTimeout"}
+    # One after another they would take 7 x 0.5 s.
     assert elapsed < 2.0, elapsed
 
 
@@ -146,3 +167,72 @@ def test_only_a_system_with_a_client_can_be_depended_on(monkeypatch):
     assert "toy_unclient" not in health.outside_systems()
     with pytest.raises(KeyError):
         health.depend_on_outside_systems("no_such_system")
+
+
+@pytest.fixture
+def one_server_for_all(settings, http_server):
+    """Every registered system aimed at one live server that counts the GETs it answers."""
+    http_server(404)
+    server = http_server.servers[-1]
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    for name in health.outside_systems():
+        _aim(settings, name, url + registry.get(name).mount)
+    return server
+
+
+class _Clock:
+    """time.monotonic, moved on by the test instead of waited for."""
+
+    def __init__(self):
+        self.now = time.monotonic()
+
+    def __call__(self):
+        return self.now
+
+
+def test_two_probes_within_the_cache_time_ask_each_outside_system_once(
+        client, settings, one_server_for_all, monkeypatch):
+    settings.READYZ_OUTSIDE_CACHE_SECONDS = 10
+    clock = _Clock()
+    monkeypatch.setattr(health, "_clock", clock)
+    systems = len(health.outside_systems())
+    first = client.get("/readyz").json()
+    clock.now += 9
+    second = client.get("/readyz").json()
+    assert one_server_for_all.requests == systems
+    assert first["outside"] == second["outside"]
+    assert second["status"] == "ready"
+
+
+def test_a_probe_after_the_cache_time_asks_again(client, settings, one_server_for_all,
+                                                 monkeypatch):
+    settings.READYZ_OUTSIDE_CACHE_SECONDS = 10
+    clock = _Clock()
+    monkeypatch.setattr(health, "_clock", clock)
+    systems = len(health.outside_systems())
+    client.get("/readyz")
+    clock.now += 10.5
+    client.get("/readyz")
+    assert one_server_for_all.requests == 2 * systems
+
+
+def test_a_down_answer_is_kept_too_and_a_system_aimed_elsewhere_is_asked_anew(
+        client, settings, one_server_for_all, http_server):
+    settings.READYZ_OUTSIDE_CACHE_SECONDS = 10
+    _aim(settings, "screening", http_server(503))
+    failing = http_server.servers[-1]
+    for _ in range(2):
+        assert client.get("/readyz").json()["outside"]["screening"]["status"] == "down"
+    assert failing.requests == 1
+    _aim(settings, "screening", http_server(404))
+    body = client.get("/readyz").json()
+    assert body["outside"]["screening"]["status"] == "ok"
+    assert body["status"] == "ready"
+
+
+def test_a_cache_time_of_zero_asks_at_every_probe(client, settings, one_server_for_all):
+    settings.READYZ_OUTSIDE_CACHE_SECONDS = 0
+    systems = len(health.outside_systems())
+    client.get("/readyz")
+    client.get("/readyz")
+    assert one_server_for_all.requests == 2 * systems

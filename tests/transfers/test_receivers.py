@@ -14,8 +14,8 @@ from notifications.models import Notification, Status, TemplateKey
 from notifications.templates import render
 from tests.notifications.conftest import enqueued_dispatches
 from transfers import steps
+from transfers.customer_codes import rejection_reason
 from transfers.models import Delivery, NetworkOutcome, State, Transfer
-from transfers.receivers import rejection_reason
 
 from .factories import GREEN_PAN, PayeeFactory, QuoteFactory, TransferFactory
 

@@ -11,6 +11,7 @@ from rest_framework import serializers
 from core.errors import ApplicationError
 from core.serializers import StrictSerializer
 from core.validators import refuse_card_number
+from transfers import customer_codes
 from transfers.models import Payee, Quote, Transfer
 
 NAME_MAX = 60
@@ -144,28 +145,6 @@ class CreateTransferSerializer(StrictSerializer):
     quote_id = serializers.UUIDField()
 
 
-# The failure codes the app sees: a small closed set (the precise code stays on the row).
-CUSTOMER_FAILURES = {
-    "insufficient_funds": "insufficient_funds",
-    "sanctions_hit": "transfer_not_allowed",
-    "transfer_not_allowed": "transfer_not_allowed",  # an enforced decisioning rule said red
-    "card_cannot_receive": "card_cannot_receive",  # the card stopped taking push payments
-    "review_rejected": "transfer_not_allowed",
-    "payee_deleted": "payee_deleted",
-    "cancelled_by_customer": "cancelled_by_customer",
-}
-
-
-def customer_failure(obj: Transfer) -> dict | None:
-    if not obj.failure_code or obj.state not in ("rejected", "declined", "cancelled"):
-        return None
-    if obj.state == "declined":
-        return {"code": "declined_by_network",
-                "message": "The card could not be paid; the money was returned to M-Pesa."}
-    code = CUSTOMER_FAILURES.get(obj.failure_code, "try_again_later")
-    return {"code": code, "message": obj.failure_message}
-
-
 class TransferPayeeSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     name = serializers.CharField()
@@ -195,4 +174,6 @@ class TransferSerializer(serializers.ModelSerializer):
         return _money(obj.total, obj.currency)
 
     def get_failure(self, obj) -> dict | None:
-        return customer_failure(obj)
+        """A customer-facing code and message (transfers/customer_codes.py); the precise
+        code stays on the row."""
+        return customer_codes.customer_failure(obj.failure_code, obj.state)
