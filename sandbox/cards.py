@@ -1,6 +1,6 @@
 """Sandbox cards: validation of new cards, and the documented default set.
 
-The token service decides by a PAN's last four digits (DESIGN.md "Sandbox"), so every
+The token service decides by a PAN's last four digits (sandbox/README.md, "Seeded cards"), so every
 seeded card is a Luhn-valid Visa PAN whose last four pick its outcome.
 """
 

@@ -1,6 +1,6 @@
 """Verifier for the CyberSource-style HTTP Signature the token service demands.
 
-Written from DESIGN.md "Security", independently of the service's signer, so that a
+Written from the signature rules of docs/wire-contract.md, independently of the service's signer, so that a
 bug in the signer shows up here as a 401 instead of being agreed with.
 """
 

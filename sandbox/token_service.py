@@ -1,7 +1,7 @@
 """Token service stand-in (CyberSource / VTS shaped): provision, status, token lifecycle.
 
 Every call must carry a valid HTTP Signature; effectful calls an Idempotency-Key.
-The decision is taken by the PAN's last four digits (DESIGN.md "Sandbox").
+The decision is taken by the PAN's last four digits (sandbox/README.md, "Seeded cards").
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ wait_until = functools.partial(devstack.wait_until, timeout=5.0, interval=0.01)
 
 
 class Signer:
-    """Builds the token service's HTTP Signature headers from DESIGN.md, for tests only."""
+    """Builds the token service's HTTP Signature headers from docs/wire-contract.md, for tests only."""
 
     def __init__(self, keys: dict[str, Any]) -> None:
         self.keys = keys
