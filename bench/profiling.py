@@ -47,14 +47,25 @@ class CpuSampler:
 
     def __init__(self) -> None:
         self.counts: Counter = Counter()
+        self._busy = False
 
     def _sample(self, signum, frame) -> None:
-        names = []
-        while frame is not None:
-            code = frame.f_code
-            names.append(f"{_short(code.co_filename)}:{code.co_name}")
-            frame = frame.f_back
-        self.counts[";".join(reversed(names))] += 1
+        # A signal handler interrupts whatever the process is doing, the request included:
+        # it only reads frames and strings (no pathlib, no allocation-heavy calls that
+        # could recurse into themselves), and a sample taken while one is being taken is
+        # dropped, so the profiler never raises into the code it measures.
+        if self._busy:
+            return
+        self._busy = True
+        try:
+            names = []
+            while frame is not None:
+                code = frame.f_code
+                names.append(f"{_short(code.co_filename)}:{code.co_name}")
+                frame = frame.f_back
+            self.counts[";".join(reversed(names))] += 1
+        finally:
+            self._busy = False
 
     def start(self) -> None:
         signal.signal(signal.SIGPROF, self._sample)
@@ -69,14 +80,14 @@ class CpuSampler:
 
 
 _PREFIXES = [p for p in sys.path if p and p.endswith(("site-packages", "lib/python3.11"))]
+_ROOT = str(Path(__file__).resolve().parent.parent)  # once, here: never in the handler
 
 
 def _short(filename: str) -> str:
     for prefix in _PREFIXES:
         if filename.startswith(prefix):
             return filename[len(prefix) + 1:]
-    root = str(Path(__file__).resolve().parent.parent)
-    return filename[len(root) + 1:] if filename.startswith(root) else filename
+    return filename[len(_ROOT) + 1:] if filename.startswith(_ROOT) else filename
 
 
 class QueryCounter:
