@@ -26,7 +26,11 @@ is checked:
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import random
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -36,7 +40,7 @@ from typing import Any
 
 from devstack import luhn_pan, wait_until
 
-from .common import BenchStack, connection_urls, flush_redis, pg_connect, say
+from .common import REPO, BenchStack, connection_urls, flush_redis, pg_connect, say
 from .phase import django_ready, prepare_database
 
 SWEEP_S = 5
@@ -198,9 +202,8 @@ def audit(rows: dict[str, dict[str, Any]], accounts: dict[str, dict[str, Any]],
                     if network == "DECLINED" else
                     "wait and settle from the network's answer once it has one (pending)"
                     if network == "PENDING" else
-                    "no payout under this code: admin's Settle from the network's answer "
-                    "refuses it today (network_outcome_pending); the hold stays until a "
-                    "person decides (see the runbook)")})
+                    "no payout under this code: admin → Settle from the network's answer "
+                    "sends the OCT again under the same code and settles from that answer")})
     payouts, ledger = stats.get("payouts") or {}, stats.get("ledger") or {}
     return {
         "transfers": len(rows),
@@ -220,6 +223,35 @@ def audit(rows: dict[str, dict[str, Any]], accounts: dict[str, dict[str, Any]],
                                        .values()),
         "injected": stats.get("faults"),
     }
+
+
+SETTLE_AS_OPERATIONS = """
+import json, os
+from core.errors import ApplicationError
+from transfers.services import resolve_from_network
+out = []
+for tid in os.environ["BENCH_NEEDS_ATTENTION"].split(","):
+    try:
+        out.append({"transfer_id": tid, "result": resolve_from_network(tid, actor="bench-operations").state})
+    except ApplicationError as exc:
+        out.append({"transfer_id": tid, "result": exc.code})
+print("OPERATIONS " + json.dumps(out))
+"""
+
+
+def settle_as_operations(stack: BenchStack, transfer_ids: list[str]) -> list[dict[str, Any]]:
+    """Admin's action for each transfer that needs attention, run by the stack's own code
+    and settings (its database, its sandbox) in a fresh process."""
+    if not transfer_ids:
+        return []
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", SETTLE_AS_OPERATIONS], cwd=REPO,
+        env={**os.environ, **stack.env, "BENCH_NEEDS_ATTENTION": ",".join(transfer_ids)},
+        capture_output=True, text=True, timeout=120)
+    for line in done.stdout.splitlines():
+        if line.startswith("OPERATIONS "):
+            return json.loads(line.removeprefix("OPERATIONS "))
+    raise RuntimeError(f"settling as operations failed: {done.stderr[-2000:]}")
 
 
 def run_transfers(args: argparse.Namespace) -> dict[str, Any]:
@@ -294,12 +326,23 @@ def run_transfers(args: argparse.Namespace) -> dict[str, Any]:
         settled_at = time.time()
         rows = {tid: row for tid, row in read_rows(urls["DATABASE_URL"], started - 1).items()
                 if tid in ids}
+        # What operations do with a transfer that needs attention, once the run is over:
+        # admin's "Settle from the network's answer" (the same service), after which its
+        # money is audited like every other transfer's.
+        operations = settle_as_operations(
+            stack, [tid for tid, row in rows.items() if row["state"] == "needs_attention"])
+        if operations:
+            say(f"transfers: operations settled {len(operations)} needing attention: "
+                + ", ".join(f"{o['transfer_id'][:8]} → {o['result']}" for o in operations))
+            rows = {tid: row for tid, row in read_rows(urls["DATABASE_URL"], started - 1).items()
+                    if tid in ids}
         accounts = {c: stack.sandbox._call("GET", f"/mpesa/accounts/{c}")
                     for c in sender.customers}
         stats = stack.sandbox.stats()
     finally:
         stack.down()
     verdict = audit(rows, accounts, stats)
+    verdict["operations_settled"] = operations
     last_final = max((r["state_changed_at"] for r in rows.values()), default=recovery)
     verdict.update({
         "requested": count, "send_errors": Counter(i["error"] for i in sent if "error" in i),
