@@ -73,7 +73,7 @@ QUICK = {"count": 150, "open_seconds": 15.0, "warmup": 10, "read_probe": 200,
          "phases": "floor,transfers,transfers70"}
 SOAK = {"open_seconds": 1800.0, "phases": "green70"}
 # Apps (and their traces) the load generator holds for one open-loop phase: each is set
-# up before the window and kept to the end, ~3 KB apiece.
+# up before the window and kept to the end, ~2 KB apiece (app, token, trace).
 MAX_OPEN_LOOP_APPS = 100_000
 
 
