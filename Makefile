@@ -138,11 +138,14 @@ clean: ## remove var/ (SQLite db, logs, broker, pids; not dev keys) and caches
 # Numbers for docs/performance.md, never assertions. They need PostgreSQL and Redis on
 # 127.0.0.1 (as `make test` does); bench-faults also runs redis-server processes of its
 # own. BENCH_ARGS go to the script (e.g. BENCH_ARGS="--count 300 --phases green").
-.PHONY: bench bench-scale bench-faults
+.PHONY: bench bench-soak bench-scale bench-faults
 BENCH_ARGS ?=
 
 bench: $(VENV)/.installed ## load bench beside its floor: JSON, table and plot in bench/results/
 	$(PY) -m bench.run --fresh-db $(BENCH_ARGS)
+
+bench-soak: $(VENV)/.installed ## 30 min of green70 (BENCH_ARGS="--rate R" skips the peak run): RSS start/end, worker growth
+	$(PY) -m bench.run --fresh-db --soak $(BENCH_ARGS)
 
 bench-scale: $(VENV)/.installed ## beat's sweeps at 10k and 1M rows with 1,000 stuck
 	$(PY) -m bench.scale $(BENCH_ARGS)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from .common import percentiles
 from .loadgen import EXPECTED_STATE
+from .memory import rss_figures
 
 if TYPE_CHECKING:
     from .phase import PhaseRun
@@ -140,6 +141,8 @@ def summarize(run: PhaseRun) -> dict[str, Any]:
         "read_probe": run.read_probe,
         "cpu_ms_per_provisioning_without_polling": _without_polling(
             service_cpu * 1000 / per, sum(len(t.reads) for t in traces) / per, run.read_probe),
+        # RSS and PSS of the web, worker and beat processes through the window, MiB.
+        "rss_mib": rss_figures(run.rss, config.rss_warmup_s) if run.rss else None,
         "tasks": dict(run.tasks),
         "tasks_per_provisioning": round(
             sum(v for k, v in run.tasks.items() if not k.startswith(BEAT_TASKS))

@@ -36,6 +36,7 @@ from .common import (
 )
 from .cpu import CpuMeter, wait_for_quiet
 from .loadgen import App, Load, Trace, make_apps
+from .memory import SOAK_WARMUP_S, RssSampler
 
 # --- tokens ---------------------------------------------------------------------------
 
@@ -89,6 +90,8 @@ class PhaseConfig:
     read_probe: int = 1000  # reads of finished requests after the run, to price one poll
     wait_quiet: bool = False  # wait (bounded) for other people's CPU load to pass first
     connections: dict[str, str] | None = None  # default: common.connection_urls()
+    rss_interval: float = 1.0  # s between looks at the processes' memory (bench/memory.py)
+    rss_warmup_s: float = SOAK_WARMUP_S  # growth is judged from this far into the window
 
     @property
     def urls(self) -> dict[str, str]:
@@ -113,6 +116,7 @@ class PhaseRun:
     quiesced: bool = True
     quiet: dict[str, Any] = field(default_factory=dict)
     read_probe: dict[str, Any] = field(default_factory=dict)
+    rss: dict[str, list] = field(default_factory=dict)  # role -> samples (bench/memory.py)
 
 
 def stack_env(config: PhaseConfig) -> dict[str, str]:
@@ -245,6 +249,8 @@ async def _drive(load: Load, config: PhaseConfig, apps: list[App], warm: list[Ap
         load.t0 = time.monotonic()
         run.started_wall = time.time()
         meter.start()
+        sampler = RssSampler.of_stack(run.stack, interval=config.rss_interval)
+        sampler.start()
         fault = asyncio.create_task(during(run, load)) if during else None
         if config.rate:
             run.traces = await load.open_loop(apps, config.rate)
@@ -265,6 +271,7 @@ async def _drive(load: Load, config: PhaseConfig, apps: list[App], warm: list[Ap
         except TimeoutError:
             run.quiesced = False
         run.cpu = meter.stop()
+        run.rss = sampler.stop()
         run.cpu["cpu_window_s"] = load.now()
         run.window = (0.0, end)
         run.loadavg_after = loadavg()

@@ -21,6 +21,11 @@ Phases, each on a fresh stack (devstack.Stack on free ports) and fresh tables:
   transfers70  the same, open loop at --rate-fraction of transfers' peak: create and
           submit→completed latency at a sustainable load
 
+--soak runs one open-loop phase for a long time (green70 unless --phases says
+transfers70; 30 min; at --rate, else at --rate-fraction of the peak its closed-loop
+phase measures first) and prints each role's RSS at the window's start and end, and
+whether the worker's pool processes grew after the first minute.
+
 --quick is a short look at the floor and the transfers (150 per closed-loop phase, 15 s
 open loop, a smaller warm-up and read probe); any flag given beside it wins.
 
@@ -53,6 +58,7 @@ from .common import (
 from .loadgen import TRANSFER_MIX, parse_mix
 from .figures import series, summarize
 from .phase import PhaseConfig, run_phase
+from .memory import SOAK_WARMUP_S
 from .plot import latency_figure
 
 TARGET_CPU_MS_PER_GREEN = 15.0
@@ -65,6 +71,10 @@ PHASES = ("floor", "green", "green70", "mix", "mix70", "transfers", "transfers70
 CLOSED = ("floor", "green", "mix", "transfers")
 QUICK = {"count": 150, "open_seconds": 15.0, "warmup": 10, "read_probe": 200,
          "phases": "floor,transfers,transfers70"}
+SOAK = {"open_seconds": 1800.0, "phases": "green70"}
+# Apps (and their traces) the load generator holds for one open-loop phase: each is set
+# up before the window and kept to the end, ~2 KB apiece (app, token, trace).
+MAX_OPEN_LOOP_APPS = 100_000
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -92,6 +102,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true",
                         help="a short look: " + ", ".join(f"{k.replace('_', '-')} {v}"
                                                           for k, v in QUICK.items()))
+    parser.add_argument("--soak", action="store_true",
+                        help="one long open-loop phase, RSS at start and end and the worker's "
+                             "growth: " + ", ".join(f"{k.replace('_', '-')} {v}"
+                                                    for k, v in SOAK.items())
+                             + " (transfers70 by --phases); without --rate, the peak phase "
+                               "runs first")
+    parser.add_argument("--rss-warmup", type=float, default=SOAK_WARMUP_S,
+                        help="seconds at the window's start left out of the growth verdict "
+                             f"({SOAK_WARMUP_S:g})")
     parser.add_argument("--profile", nargs="?", const="cpu", choices=("cpu", "pyinstrument", "queries"),
                         help="profile every web and worker process (bench/profiling.py): "
                              "cpu (sampling on the CPU clock, default), pyinstrument, or queries (SQL "
@@ -105,10 +124,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--tag", default="")
     args = parser.parse_args(argv)
-    if args.quick:  # parsed again with the quick defaults, so a flag given beside it wins
-        parser.set_defaults(**QUICK)
+    if args.quick or args.soak:  # parsed again with their defaults: a flag beside them wins
+        parser.set_defaults(**QUICK if args.quick else SOAK)
         args = parser.parse_args(argv)
     return args
+
+
+def wanted_phases(args: argparse.Namespace) -> list[str]:
+    """The phases to run, in order; a soak without --rate measures its peak first."""
+    wanted = [p.strip() for p in args.phases.split(",") if p.strip()]
+    unknown = set(wanted) - set(PHASES)
+    if unknown:
+        raise SystemExit(f"unknown phases: {', '.join(sorted(unknown))}")
+    if args.soak and not args.rate:
+        for name in [p for p in wanted if p not in CLOSED]:
+            if name[:-2] not in wanted:
+                wanted.insert(wanted.index(name), name[:-2])
+    return wanted
 
 
 def compare(floor: dict | None, service: dict | None) -> list[dict[str, Any]]:
@@ -212,6 +244,7 @@ def print_report(result: dict[str, Any]) -> None:
     header = ["phase", "load", "done", "ok", "/s", "create p50/95/99 ms", "read p50/95/99 ms",
               "submit→terminal p50/95/99 s", "CPU ms/prov (web+worker+beat)", "w/o polls",
               "tasks/prov", "machine/other cores"]
+    header.append("peak RSS MiB web/worker/beat")
     rows = []
     for name, p in phases.items():
         lat = p["latency_s"]
@@ -230,9 +263,17 @@ def print_report(result: dict[str, Any]) -> None:
             p["cpu_ms_per_provisioning_without_polling"] or "-",
             p["tasks_per_provisioning"],
             f"{p['machine_busy_cores']}/{p['other_cpu_cores']}",
+            peak_rss_cell(p.get("rss_mib")),
         ])
     print()
     print(table(header, rows))
+    memory = memory_rows(phases)
+    if memory:
+        print()
+        print("memory, MiB (peak: the largest one process in any sample; sums: all the "
+              "role's processes, at the window's start -> end):")
+        print(table(["phase", "role", "procs", "peak RSS", "peak PSS", "RSS sum", "PSS sum"],
+                    memory))
     for key, name in (("comparison", "service (green)"),
                       ("comparison_transfers", "transfers (peak)"),
                       ("comparison_transfers70", "transfers70")):
@@ -252,6 +293,58 @@ def print_report(result: dict[str, Any]) -> None:
     print()
 
 
+def _mib(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
+def peak_rss_cell(rss: dict | None) -> str:
+    roles = (rss or {}).get("roles") or {}
+    return "/".join(_mib((roles.get(role) or {}).get("peak_rss_per_process"))
+                    for role in ("web", "worker", "beat"))
+
+
+def memory_rows(phases: dict[str, dict]) -> list[list[str]]:
+    rows = []
+    for name, p in phases.items():
+        for role, r in ((p.get("rss_mib") or {}).get("roles") or {}).items():
+            if not r:
+                continue
+            rows.append([name, role, r["processes_at_end"], _mib(r["peak_rss_per_process"]),
+                         _mib(r["peak_pss_per_process"]),
+                         f"{_mib(r['start']['rss_sum'])} -> {_mib(r['end']['rss_sum'])}",
+                         f"{_mib(r['start']['pss_sum'])} -> {_mib(r['end']['pss_sum'])}"])
+    return rows
+
+
+def _growth(start: float | None, end: float | None) -> str:
+    if start is None or end is None:
+        return f"{_mib(start)} -> {_mib(end)}"
+    pct = f", {(end - start) * 100 / start:+.1f}%" if start else ""
+    return f"{start:.1f} -> {end:.1f} MiB ({end - start:+.1f} MiB{pct})"
+
+
+def soak_report(phase: dict[str, Any]) -> list[str]:
+    """A soak's memory lines: each role's RSS at the window's start and end, the worker's
+    pool processes after the warm-up, and the verdict on them."""
+    rss = phase.get("rss_mib") or {}
+    lines = [f"soak {phase['name']}: {phase['load']['arrival_rate_per_s']}/s open loop, "
+             f"{phase['window_s']:.0f} s, {phase['finished']} finished"]
+    for role, r in (rss.get("roles") or {}).items():
+        if r:
+            lines.append(f"  {role:6} RSS sum {_growth(r['start']['rss_sum'], r['end']['rss_sum'])}"
+                         f"; largest process "
+                         f"{_growth(r['start']['max_rss_per_process'], r['end']['max_rss_per_process'])}")
+    grown = rss.get("worker_growth") or {}
+    for row in grown.get("processes") or []:
+        lines.append(f"  worker pool pid {row['pid']} from {grown['from_s']:.0f} s to "
+                     f"{grown['to_s']:.0f} s: {_growth(row['start_mib'], row['end_mib'])}")
+    verdict = rss.get("worker_verdict") or {}
+    if verdict:
+        lines.append(f"  verdict (worker pool processes, the first {grown.get('from_s', 0):.0f} s "
+                     f"left out as warm-up): {verdict['line']}")
+    return lines
+
+
 def _fmt(value: float | None, unit: str) -> str:
     if value is None:
         return "-"
@@ -263,10 +356,7 @@ def _fmt(value: float | None, unit: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     mix = parse_mix(args.mix)
-    wanted = [p.strip() for p in args.phases.split(",") if p.strip()]
-    unknown = set(wanted) - set(PHASES)
-    if unknown:
-        raise SystemExit(f"unknown phases: {', '.join(sorted(unknown))}")
+    wanted = wanted_phases(args)
     stamp = time.strftime("%Y%m%dT%H%M%S") + (f"-{args.tag}" if args.tag else "")
     urls = connection_urls()
     if args.fresh_db:
@@ -294,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     figures = []
     base = dict(web_concurrency=args.web, worker_concurrency=args.workers,
                 poll_interval=args.poll, warmup=args.warmup, wait_quiet=not args.no_wait_quiet,
-                read_probe=args.read_probe)
+                read_probe=args.read_probe, rss_warmup_s=args.rss_warmup)
     profile_dir = args.out / f"profile-{stamp}" if args.profile else None
     settings_module = "bench.settings" if args.profile else "config.settings.dev"
 
@@ -328,6 +418,9 @@ def main(argv: list[str] | None = None) -> int:
             if not rate:
                 raise SystemExit(f"{name} needs the {source} phase's peak first, or --rate")
             result[f"peak_for_{name}_per_s"] = peak
+            if rate * args.open_seconds > MAX_OPEN_LOOP_APPS:
+                raise SystemExit(f"{name}: {rate}/s for {args.open_seconds:g} s is more than "
+                                 f"{MAX_OPEN_LOOP_APPS} apps; lower --rate or --open-seconds")
             config = PhaseConfig(
                 name=name, count=max(int(rate * args.open_seconds), 10), mix=outcome_mix,
                 concurrency=None, rate=rate, settings_module=settings_module, flow=flow,
@@ -346,6 +439,10 @@ def main(argv: list[str] | None = None) -> int:
     png_path = latency_figure(figures, args.out / f"bench-{stamp}.png",
                               title=f"bench {stamp}: web {args.web}, worker {args.workers}")
     print_report(result)
+    if args.soak:
+        for name in wanted:
+            if name not in CLOSED:
+                print("\n".join(soak_report(result["phases"][name])) + "\n")
     print(f"results: {json_path}\nplot:    {png_path}")
     if profile_dir:
         from .profiling import report
