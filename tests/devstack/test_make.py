@@ -42,8 +42,11 @@ def mark(venv, name: str, age: float) -> None:
     path = venv / name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch()
-    stamp = max((REPO / lock).stat().st_mtime for lock in
-                ("requirements.lock", "requirements-sandbox.lock")) - age
+    # Older than the oldest lock, or newer than the newest: the locks' own times differ
+    # once a pull (or a merge) has brought only one of them.
+    times = [(REPO / lock).stat().st_mtime for lock in
+             ("requirements.lock", "requirements-sandbox.lock")]
+    stamp = (min(times) if age > 0 else max(times)) - age
     os.utime(path, (stamp, stamp))
 
 
