@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from core.customer_codes import CodeTable
+
 
 class CustomerCode(models.TextChoices):
     # The issuer (our rules or the card's status) or the token service said no.
@@ -96,25 +98,9 @@ _PREFIXES = {"http_": _SUPPORT}
 DEFAULT = _SUPPORT
 
 
-def _lookup(code: str) -> str | None:
-    if code in FAILURE_CODES:
-        return FAILURE_CODES[code]
-    for suffix, customer in _SUFFIXES.items():
-        if code.endswith(suffix) and len(code) > len(suffix):
-            return customer
-    for prefix, customer in _PREFIXES.items():
-        if code.startswith(prefix):
-            return customer
-    return None
-
-
-def is_mapped(code: str) -> bool:
-    """Whether the table (not the default) decides this code."""
-    return _lookup(code) is not None
-
-
-def customer_code(failure_code: str) -> str:
-    return _lookup(failure_code) or DEFAULT
+_TABLE = CodeTable(FAILURE_CODES, DEFAULT, suffixes=_SUFFIXES, prefixes=_PREFIXES)
+is_mapped = _TABLE.is_mapped
+customer_code = _TABLE.customer_code
 
 
 def customer_failure(failure_code: str) -> dict[str, str] | None:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 from django.db import models
 
+from core.customer_codes import CodeTable
+
 
 class CustomerCode(models.TextChoices):
     INSUFFICIENT_FUNDS = "insufficient_funds"
@@ -95,26 +97,10 @@ DEFAULT_REASON = FAILURES[DEFAULT].reason
 SHOWN_STATES = frozenset({"rejected", "declined", "cancelled"})
 
 
-def _lookup(failure_code: str) -> str | None:
-    code = failure_code.split(":", 1)[0]
-    if code in FAILURE_CODES:
-        return FAILURE_CODES[code]
-    for suffix, customer in _SUFFIXES.items():
-        if code.endswith(suffix) and len(code) > len(suffix):
-            return customer
-    for prefix, customer in _PREFIXES.items():
-        if code.startswith(prefix):
-            return customer
-    return None
-
-
-def is_mapped(failure_code: str) -> bool:
-    """Whether the table (not the default) decides this code."""
-    return _lookup(failure_code) is not None
-
-
-def customer_code(failure_code: str) -> str:
-    return _lookup(failure_code) or DEFAULT
+_TABLE = CodeTable(FAILURE_CODES, DEFAULT, suffixes=_SUFFIXES, prefixes=_PREFIXES,
+                   detail_separator=":")
+is_mapped = _TABLE.is_mapped
+customer_code = _TABLE.customer_code
 
 
 def customer_failure(failure_code: str, state: str) -> dict[str, str] | None:

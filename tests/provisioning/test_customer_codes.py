@@ -20,6 +20,7 @@ from notifications.models import Locale, TemplateKey
 from provisioning import customer_codes
 from provisioning.models import State
 from tests.factories import ProvisioningRequestFactory
+from tests.ast_scan import call_name, string_constant, strings_in
 
 ROOT = Path(__file__).resolve().parents[2]
 URL = "/api/v1/provisioning-requests"
@@ -49,21 +50,6 @@ def _modules():
         yield path, ast.parse(path.read_text(), filename=str(path))
 
 
-def _name(func: ast.AST) -> str:
-    return func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-
-
-def _string(node: ast.AST | None) -> str | None:
-    if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value:
-        return node.value
-    return None
-
-
-def _strings_in(node: ast.AST) -> set[str]:
-    """Every string literal in an expression (`"a" if x else "b"`, `reason or "c"`)."""
-    return {found for inner in ast.walk(node) if (found := _string(inner))}
-
-
 def _outside_error_classes(trees) -> set[str]:
     classes = set(OUTSIDE_ERRORS)
     grown = True
@@ -72,7 +58,7 @@ def _outside_error_classes(trees) -> set[str]:
         for _, tree in trees:
             for node in ast.walk(tree):
                 if isinstance(node, ast.ClassDef) and node.name not in classes and any(
-                        _name(base) in classes for base in node.bases):
+                        call_name(base) in classes for base in node.bases):
                     classes.add(node.name)
                     grown = True
     return classes
@@ -85,18 +71,18 @@ def codes_the_code_base_can_write() -> set[str]:
     for path, tree in trees:
         for node in ast.walk(tree):
             if isinstance(node, ast.Call):
-                name = _name(node.func)
+                name = call_name(node.func)
                 if name in FAILURE_WRITERS or name in CODE_ARGUMENT:
                     for keyword in node.keywords:
                         if keyword.arg == "reason":
-                            codes.update(_strings_in(keyword.value))
+                            codes.update(strings_in(keyword.value))
                 if name in CODE_ARGUMENT and len(node.args) > CODE_ARGUMENT[name]:
-                    codes.update(_strings_in(node.args[CODE_ARGUMENT[name]]))
+                    codes.update(strings_in(node.args[CODE_ARGUMENT[name]]))
                 if name == "Verdict" and len(node.args) > 1:
-                    codes.update(_strings_in(node.args[1]))
+                    codes.update(strings_in(node.args[1]))
                 if name in errors and node.args:
                     first = node.args[0]
-                    if _string(first):
+                    if string_constant(first):
                         codes.add(first.value)
                     elif isinstance(first, ast.JoinedStr):
                         # f"{system}_timeout", f"http_{status}": every system, a sample status
@@ -110,11 +96,11 @@ def codes_the_code_base_can_write() -> set[str]:
                     and path.name == "models.py":
                 # Defaults of the transitions' own `reason` and fallbacks in their bodies.
                 for default in [*node.args.defaults, *node.args.kw_defaults]:
-                    codes.update(filter(None, [_string(default)]))
+                    codes.update(filter(None, [string_constant(default)]))
                 for inner in ast.walk(node):
                     if isinstance(inner, ast.Assign) and any(
                             getattr(t, "attr", "") == "failure_code" for t in inner.targets):
-                        codes.update(filter(None, (_string(n) for n in ast.walk(inner.value))))
+                        codes.update(filter(None, (string_constant(n) for n in ast.walk(inner.value))))
     return codes - {"by"}
 
 

@@ -21,6 +21,7 @@ from notifications import templates
 from notifications.models import Locale, Notification, TemplateKey
 from transfers import customer_codes
 from transfers.models import State
+from tests.ast_scan import call_name, string_constant, strings_in
 
 from .factories import PayeeFactory, TransferFactory
 
@@ -37,20 +38,6 @@ CONTROL_WORDS = ("sanction", "screen", "watchlist", "velocity", "rule", "risk", 
                  "review", "kyc", "tier", "mule", "senders", "new cards")
 
 
-def _name(func: ast.AST) -> str:
-    return func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-
-
-def _string(node: ast.AST | None) -> str | None:
-    if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value:
-        return node.value
-    return None
-
-
-def _strings_in(node: ast.AST) -> set[str]:
-    return {found for inner in ast.walk(node) if (found := _string(inner))}
-
-
 def _leading_text(node: ast.JoinedStr) -> str:
     first = node.values[0] if node.values else None
     return first.value if isinstance(first, ast.Constant) else ""
@@ -62,17 +49,17 @@ def codes_the_transfers_flow_can_write() -> set[str]:
     codes: set[str] = set()
     for path, tree in trees:
         for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and _name(node.func) in ENDINGS:
+            if isinstance(node, ast.Call) and call_name(node.func) in ENDINGS:
                 keywords = {k.arg: k.value for k in node.keywords}
                 # `code=` is the failure code when given (then `reason` is the log's why).
                 written = keywords.get("code", keywords.get("reason"))
                 if written is not None:
-                    codes.update(_strings_in(written))
+                    codes.update(strings_in(written))
                 elif len(node.args) > 1:  # steps.reject(transfer_id, code, message, ...)
-                    codes.update(filter(None, [_string(node.args[1])]))
-            if isinstance(node, ast.Call) and _name(node.func) in OUTSIDE_ERRORS and node.args:
+                    codes.update(filter(None, [string_constant(node.args[1])]))
+            if isinstance(node, ast.Call) and call_name(node.func) in OUTSIDE_ERRORS and node.args:
                 first = node.args[0]
-                if _string(first):
+                if string_constant(first):
                     codes.add(first.value)
                 elif isinstance(first, ast.JoinedStr):
                     suffix = "".join(part.value for part in first.values
@@ -90,11 +77,11 @@ def codes_the_transfers_flow_can_write() -> set[str]:
                 if isinstance(value, ast.JoinedStr):
                     codes.add(_leading_text(value))
                 else:
-                    codes.update(_strings_in(value))
+                    codes.update(strings_in(value))
             if isinstance(node, ast.FunctionDef) and node.name in ENDINGS \
                     and path.name == "models.py":
                 for default in [*node.args.defaults, *node.args.kw_defaults]:
-                    codes.update(filter(None, [_string(default)]))
+                    codes.update(filter(None, [string_constant(default)]))
     return codes
 
 
