@@ -20,7 +20,7 @@ from notifications.models import Locale, TemplateKey
 from provisioning import customer_codes
 from provisioning.models import State
 from tests.factories import ProvisioningRequestFactory
-from tests.ast_scan import call_name, string_constant, strings_in
+from tests.ast_scan import call_name, outside_error_codes, string_constant, strings_in
 
 ROOT = Path(__file__).resolve().parents[2]
 URL = "/api/v1/provisioning-requests"
@@ -81,17 +81,7 @@ def codes_the_code_base_can_write() -> set[str]:
                 if name == "Verdict" and len(node.args) > 1:
                     codes.update(strings_in(node.args[1]))
                 if name in errors and node.args:
-                    first = node.args[0]
-                    if string_constant(first):
-                        codes.add(first.value)
-                    elif isinstance(first, ast.JoinedStr):
-                        # f"{system}_timeout", f"http_{status}": every system, a sample status
-                        suffix = "".join(part.value for part in first.values
-                                         if isinstance(part, ast.Constant))
-                        if suffix.startswith("_"):
-                            codes.update(f"{system}{suffix}" for system in REQUEST_SYSTEMS)
-                        else:
-                            codes.update(f"{suffix}{status}" for status in (400, 401, 404))
+                    codes.update(outside_error_codes(node.args[0], REQUEST_SYSTEMS))
             if isinstance(node, ast.FunctionDef) and node.name in FAILURE_WRITERS \
                     and path.name == "models.py":
                 # Defaults of the transitions' own `reason` and fallbacks in their bodies.

@@ -21,7 +21,7 @@ from notifications import templates
 from notifications.models import Locale, Notification, TemplateKey
 from transfers import customer_codes
 from transfers.models import State
-from tests.ast_scan import call_name, string_constant, strings_in
+from tests.ast_scan import call_name, outside_error_codes, string_constant, strings_in
 
 from .factories import PayeeFactory, TransferFactory
 
@@ -58,16 +58,7 @@ def codes_the_transfers_flow_can_write() -> set[str]:
                 elif len(node.args) > 1:  # steps.reject(transfer_id, code, message, ...)
                     codes.update(filter(None, [string_constant(node.args[1])]))
             if isinstance(node, ast.Call) and call_name(node.func) in OUTSIDE_ERRORS and node.args:
-                first = node.args[0]
-                if string_constant(first):
-                    codes.add(first.value)
-                elif isinstance(first, ast.JoinedStr):
-                    suffix = "".join(part.value for part in first.values
-                                     if isinstance(part, ast.Constant))
-                    if suffix.startswith("_"):
-                        codes.update(f"{system}{suffix}" for system in TRANSFER_SYSTEMS)
-                    else:
-                        codes.update(f"{suffix}{status}" for status in (400, 401, 404))
+                codes.update(outside_error_codes(node.args[0], TRANSFER_SYSTEMS))
             if isinstance(node, ast.Assign) and any(
                     getattr(t, "attr", "") == "failure_code" for t in node.targets):
                 if isinstance(node.value, ast.Subscript):  # f"network_declined:{...}"[:64]
