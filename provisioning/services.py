@@ -4,6 +4,10 @@ the request's state machine.
 Beat's sweeps are in sweeps.py, the token's activation after a step-up in
 activation.py, the one-time code itself in step_up.py.
 
+A worker step hands the request to the next with `core.handoff.then`: in a worker task
+the next step runs in the same task once this one's move has committed (ADR 0013);
+anywhere else it is published. The create and operations' retry always publish.
+
 Outside calls are made with no row lock held and no transaction open; their answer is
 applied afterwards in a short transaction that re-checks the state. Every service is
 idempotent: a re-delivered or duplicated task finds the state already moved and logs
@@ -22,6 +26,7 @@ from django.db.models import F
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
+from core import handoff
 from core.backoff import outside_retry_delay
 from core.crypto import vault
 from core.errors import StateConflict
@@ -165,7 +170,8 @@ def check_eligibility(request_id) -> None:
                 issuer_decision=issuer.outcome, decision_reasons=issuer.reason_codes,
             )
             request.save()
-            tasks.request_token_task.delay_on_commit(str(request.id))
+            # Next in this worker task once the move commits (core/handoff.py).
+            handoff.then(tasks.request_token_task, request.id)
         elif issuer is not None:
             request.mark_ineligible(
                 by=Trigger.WORKER, reason=issuer.reason_codes[0] if issuer.reason_codes
@@ -292,7 +298,7 @@ def poll_decision(request_id) -> None:
         # The provision call never arrived (lost before or during the call): send it again.
         logger.warning("token service never saw the request; re-sending",
                        extra={"request_id": str(request_id)})
-        tasks.request_token_task.delay(str(request_id))
+        handoff.then(tasks.request_token_task, request_id)
         return
     apply_decision(request_id, decision, by=Trigger.BEAT)
 

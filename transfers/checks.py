@@ -21,12 +21,13 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from core import handoff
 from core.models import Trigger
 from decisioning.models import Outcome
 from decisioning.services import IssuerDecision, evaluate_transfer, result_rows
 from decisioning.transfer_rules import TransferFacts
 
-from . import handoff, lock_objects
+from . import lock_objects
 from .models import Delivery, State, Transfer, TransferRuleResult
 from .steps import _begin_attempt, _noop, reject
 

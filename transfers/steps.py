@@ -26,11 +26,12 @@ from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from core import handoff
 from core.models import Trigger
 from core.backoff import outside_retry_delay
 from core.outside.http import PermanentError, TransientError
 
-from . import cards, handoff, lock_objects
+from . import cards, lock_objects
 from .models import (
     NetworkOutcome,
     State,

@@ -1,6 +1,6 @@
 """Thin Celery tasks of the Visa Direct flow: load by id, call one service, map outside
 errors to retry or fail; a step's task then runs the steps it hands the transfer on to
-(handoff.py), so a transfer that meets no wait is one task.
+(core/handoff.py), so a transfer that meets no wait is one task.
 
 Late acks are safe because every service is idempotent (a state check or conditional
 update at entry, idempotency keys derived from the transfer on every move of money).
@@ -13,9 +13,10 @@ import logging
 
 from celery import shared_task
 
+from core import handoff
 from core.outside.http import PermanentError, TransientError
 
-from . import checks, handoff, reconciliation, steps, sweeps
+from . import checks, reconciliation, steps, sweeps
 
 logger = logging.getLogger(__name__)
 
@@ -53,26 +54,9 @@ def _run_step(name: str, transfer_id: str) -> tuple[float, TransientError] | Non
 
 def _drive(task, transfer_id: str) -> None:
     """Run this task's step, then, in this same task, each step it hands the transfer on
-    to (handoff.py). The first step's retry is this message's; a later step's retry is
-    published as that step's own task. Whatever is still noted when this ends (the bound,
-    or an unexpected error after a committed move) is published, so no move is left
-    waiting for beat."""
-    with handoff.collecting() as noted:
-        try:
-            retry = _run_step(task.name, transfer_id)
-            if retry is not None:
-                delay, exc = retry
-                raise task.retry(countdown=delay, exc=exc)
-            for _ in range(MAX_STEPS_PER_TASK):
-                if not noted:
-                    break
-                next_task, next_id = noted.pop(0)
-                retry = _run_step(next_task.name, next_id)
-                if retry is not None:
-                    next_task.apply_async((next_id,), countdown=retry[0])
-        finally:
-            for next_task, next_id in noted:
-                next_task.apply_async((next_id,))
+    to (core/handoff.py: a later step's retry is its own published task; whatever is still
+    noted at the end is published)."""
+    handoff.drive(task, transfer_id, _run_step, max_steps=MAX_STEPS_PER_TASK)
 
 
 @shared_task(bind=True, **_TASK_OPTIONS)

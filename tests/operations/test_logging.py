@@ -236,9 +236,10 @@ def test_outside_calls_send_the_bound_id_as_x_correlation_id(bound_correlation_i
 @pytest.mark.integration
 def test_one_id_follows_a_request_through_tasks_retries_follow_ups_and_outside_calls(
         transactional_db, settings, tmp_path):
-    """API-side id → check_eligibility (retried once after a 503) → request_token, enqueued
-    by the first task on commit (retried once) → every issuer call and every transition,
-    and each transition is one JSON log line of the worker."""
+    """API-side id → check_eligibility (retried once after a 503) → request_token, run next
+    in the same task once eligibility commits, its retry published as its own task → every
+    issuer call and every transition, and each transition is one JSON log line of the
+    worker."""
     from kombu import Connection
 
     from decisioning.models import DecisionRule
@@ -294,7 +295,8 @@ def test_one_id_follows_a_request_through_tasks_retries_follow_ups_and_outside_c
                                                          ("eligible", "failed")]
     assert {r.correlation_id for r in rows} == {"corr-api-request-0042"}
     # Two eligibility calls (one retried) and two card-data calls (one retried), all four
-    # carrying the id, though they ran in two tasks and four task runs.
+    # carrying the id, though they ran in two tasks and three task runs (the token
+    # request's first try ran in the eligibility task's second run).
     assert [path.split("/")[3] for path, _ in issuer.calls] == [
         "eligibility", "eligibility", "cards", "cards"]
     assert {headers["X-Correlation-Id"] for _, headers in issuer.calls} == {

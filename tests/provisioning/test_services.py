@@ -10,7 +10,7 @@ from django.utils import timezone
 from core import backoff
 from core.outside.http import OutsideTimeout, PermanentError, TransientError
 from provisioning import services, sweeps
-from provisioning.issuer import CardData, Eligibility
+from provisioning.issuer import Eligibility
 from core.models import TransitionLog, Trigger
 from provisioning.models import ProvisioningRequest, State
 from tests.factories import ProvisioningRequestFactory
@@ -18,64 +18,7 @@ from core.crypto import vault
 from tokens.models import Token, TokenState
 from tokens.token_service import Decision
 
-PAN = "4000000000000010"
-
-
-class StubIssuer:
-    eligibility = Eligibility(True, "", "1111", "visa_classic", "+254700000100", 2)
-    calls: list = []
-
-    def __init__(self):
-        pass
-
-    def check_eligibility(self, **kwargs):
-        StubIssuer.calls.append(("eligibility", kwargs))
-        if isinstance(self.eligibility, Exception):
-            raise self.eligibility
-        return self.eligibility
-
-    def card_data(self, **kwargs):
-        StubIssuer.calls.append(("card_data", kwargs))
-        return CardData(pan=PAN, expiry_month="12", expiry_year="2029", cardholder_name="A")
-
-
-class StubTokenService:
-    decision: Decision | Exception = Decision("green", "tkn_1", "ACTIVE", "9876", "12/29",
-                                              {"opaque_payment_card": "b3BhcXVl"})
-    status: Decision | None = None
-    provision_calls: list = []
-
-    def provision(self, call):
-        StubTokenService.provision_calls.append(call)
-        if isinstance(self.decision, Exception):
-            raise self.decision
-        return self.decision
-
-    def provision_status(self, request_id):
-        return self.status
-
-
-class StubTelco:
-    def last_sim_swap(self, msisdn):
-        from decisioning.telco import SimSwap
-
-        return SimSwap(msisdn=msisdn, last_swap_at=None)
-
-
-@pytest.fixture(autouse=True)
-def stub_clients(monkeypatch):
-    import decisioning.telco as telco_module
-    import tokens.token_service as token_service_module
-
-    StubIssuer.calls = []
-    StubIssuer.eligibility = Eligibility(True, "", "1111", "visa_classic", "+254700000100", 2)
-    StubTokenService.provision_calls = []
-    StubTokenService.decision = Decision("green", "tkn_1", "ACTIVE", "9876", "12/29",
-                                         {"opaque_payment_card": "b3BhcXVl"})
-    StubTokenService.status = None
-    monkeypatch.setattr(services, "IssuerClient", StubIssuer)
-    monkeypatch.setattr(token_service_module, "TokenServiceClient", StubTokenService)
-    monkeypatch.setattr(telco_module, "TelcoClient", StubTelco)
+from .stubs import PAN, StubIssuer, StubTokenService, stub_clients  # noqa: F401 (autouse)
 
 
 def _state(request) -> str:
