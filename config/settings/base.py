@@ -97,6 +97,14 @@ DATABASES = {
 DATABASES["default"]["ATOMIC_REQUESTS"] = False  # services own their transactions
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Behind PgBouncer in transaction mode (docs/capacity.md) a server connection changes
+# hands between transactions, so nothing may outlive one: no server-side cursors (Django's
+# .iterator() opens one). Prepared statements are off already (Django passes psycopg
+# prepare_threshold=None unless OPTIONS asks), and the service holds no other session
+# state: its advisory locks are pg_advisory_xact_lock, released at COMMIT.
+DATABASE_TRANSACTION_POOLER = env.bool("DATABASE_TRANSACTION_POOLER", default=False)
+if DATABASE_TRANSACTION_POOLER:
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # The embedded laptop mode: several processes share one file, so wait on locks.
     # WAL lets readers go on while a worker writes; IMMEDIATE takes the write lock at
@@ -325,6 +333,10 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "urllib3": {"level": "WARNING"},
+        # Celery's consumer writes "Task ... received" for every message, in the one process
+        # that feeds the whole pool; the task's own "succeeded" / "retry" line (celery.app.trace)
+        # and the transition lines already say what happened. docs/performance.md.
+        "celery.worker.strategy": {"level": env.str("CELERY_RECEIVED_LOG_LEVEL", default="WARNING")},
         **notifications.NOTIFICATIONS_LOGGERS,
         **security.SECURITY_LOGGERS,
     },
