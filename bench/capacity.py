@@ -35,8 +35,10 @@ SECONDS_PER_DAY = 86_400
 NOTIFICATION_SHARE = {"provisioning": 0.18, "transfers": 0.15}  # of the worker pool's CPU
 LOG_ROWS_PER_UNIT = {"provisioning": 4.0, "transfers": 6.0}
 OUTBOX_ROWS_PER_UNIT = {"provisioning": 1.0, "transfers": 1.0}
-LOG_ROW_BYTES = 260  # heap + the two indexes, per row, measured by bench.scale at 1M rows
-OUTBOX_ROW_BYTES = 900
+# pg_total_relation_size / rows (heap, TOAST and indexes) after a green70 run of 13,092 log
+# and 3,273 outbox rows (docs/capacity.md).
+LOG_ROW_BYTES = 300
+OUTBOX_ROW_BYTES = 705
 REDIS_COMMANDS_PER_UNIT = {"provisioning": 40.0, "transfers": 45.0}  # broker + cache
 PHASES = {"provisioning": "green70", "transfers": "transfers70"}
 # Outside calls that run on the notifications queue, not on the flow's own.
