@@ -140,7 +140,7 @@ def summarize(run: PhaseRun) -> dict[str, Any]:
         },
         "read_probe": run.read_probe,
         "cpu_ms_per_provisioning_without_polling": _without_polling(
-            service_cpu * 1000 / per, sum(len(t.reads) for t in traces) / per, run.read_probe),
+            service_cpu * 1000 / per, read_statuses, per, run.read_probe),
         # RSS and PSS of the web, worker and beat processes through the window, MiB.
         "rss_mib": rss_figures(run.rss, config.rss_warmup_s) if run.rss else None,
         "tasks": dict(run.tasks),
@@ -156,11 +156,17 @@ def summarize(run: PhaseRun) -> dict[str, Any]:
     }
 
 
-def _without_polling(service_ms: float, reads: float, probe: dict) -> float | None:
-    """Service CPU per provisioning less its app's polls, each priced by the read probe."""
+def _without_polling(service_ms: float, read_statuses: Counter, per: int,
+                     probe: dict) -> float | None:
+    """Service CPU per provisioning less its app's polls, each priced by the read probe:
+    a 304 at the probe's price of a 304 poll (when it has one), any other at a full read's."""
     if not probe or "web_cpu_ms_per_read" not in probe:
         return None
-    return round(service_ms - reads * probe["web_cpu_ms_per_read"], 2)
+    reads = sum(read_statuses.values())
+    polls_304 = read_statuses.get(304, 0) if probe.get("web_cpu_ms_per_poll_304") else 0
+    polls_ms = ((reads - polls_304) * probe["web_cpu_ms_per_read"]
+                + polls_304 * (probe.get("web_cpu_ms_per_poll_304") or 0.0))
+    return round(service_ms - polls_ms / per, 2)
 
 
 def series(run: PhaseRun) -> dict[str, list]:

@@ -124,6 +124,7 @@ class Trace:
     reads: list[tuple[float, float, int]] = field(default_factory=list)
     verifies: list[tuple[float, float, int]] = field(default_factory=list)
     state: str | None = None
+    etag: str | None = None  # the last ETag seen, sent back in If-None-Match
     terminal_seen_at: float | None = None
     error: str | None = None
 
@@ -313,11 +314,16 @@ class Load:
 
     async def _poll_state(self, app: App, trace: Trace, url: str) -> str | None:
         """After one poll interval, read the row's state into the trace; None when the read
-        failed (the trace keeps the last state seen)."""
+        failed (the trace keeps the last state seen). As the API docs tell an app to, the
+        last ETag seen goes back in If-None-Match: a 304 means the state is unchanged."""
         await asyncio.sleep(self.poll_interval)
-        response = await self._timed(trace.reads, "GET", url, headers=self.headers(app))
+        extra = {"If-None-Match": trace.etag} if trace.etag else {}
+        response = await self._timed(trace.reads, "GET", url, headers=self.headers(app, **extra))
+        if response is not None and response.status_code == 304:
+            return trace.state
         if response is None or response.status_code != 200:
             return None
+        trace.etag = response.headers.get("ETag")
         trace.state = response.json().get("state")
         return trace.state
 

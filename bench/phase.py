@@ -290,15 +290,30 @@ async def read_probe(load: Load, run: PhaseRun, count: int) -> dict[str, Any]:
     transfers = not floor and run.config.flow == "transfers"
     semaphore = asyncio.Semaphore(16)
     reads: list = []
+    polls: list = []
     creates: list = []
+    etags: dict[str, str] = {}  # the ETag each full read answered, for the 304 polls
+
+    def path_of(trace: Trace) -> str:
+        return (f"/bench/floor/rows/{trace.request_id}" if floor
+                else f"/api/v1/transfers/{trace.request_id}" if transfers
+                else f"/api/v1/provisioning-requests/{trace.request_id}")
 
     async def read(index: int) -> None:
         trace = done[index % len(done)]
-        path = (f"/bench/floor/rows/{trace.request_id}" if floor
-                else f"/api/v1/transfers/{trace.request_id}" if transfers
-                else f"/api/v1/provisioning-requests/{trace.request_id}")
         async with semaphore:
-            await load._timed(reads, "GET", load.api_url + path, headers=load.headers(trace.app))
+            response = await load._timed(reads, "GET", load.api_url + path_of(trace),
+                                         headers=load.headers(trace.app))
+        if response is not None and response.headers.get("ETag"):
+            etags[trace.request_id] = response.headers["ETag"]
+
+    async def poll(index: int) -> None:
+        # A poll as the app sends it: with the last ETag, answered 304 while nothing moved.
+        trace = done[index % len(done)]
+        extra = {"If-None-Match": etags[trace.request_id]} if trace.request_id in etags else {}
+        async with semaphore:
+            await load._timed(polls, "GET", load.api_url + path_of(trace),
+                              headers=load.headers(trace.app, **extra))
 
     async def create(index: int) -> None:
         # A new device for an app whose card exists: one more real provisioning (its
@@ -321,6 +336,12 @@ async def read_probe(load: Load, run: PhaseRun, count: int) -> dict[str, Any]:
     meter.start()
     await asyncio.gather(*(read(i) for i in range(count)))
     read_cpu = meter.stop()
+    poll_cpu: dict[str, float] = {}
+    if etags:  # an endpoint without validators (the floor's) has no 304 to price
+        meter = CpuMeter(run.stack)
+        meter.start()
+        await asyncio.gather(*(poll(i) for i in range(count)))
+        poll_cpu = meter.stop()
     creates_wanted = max(count // 5, 1)
     # A quote is used once: the probe's sends get theirs before the meter starts.
     quotes = await asyncio.gather(*(load.new_quote(done[i % len(done)].app)
@@ -331,11 +352,20 @@ async def read_probe(load: Load, run: PhaseRun, count: int) -> dict[str, Any]:
     create_cpu = meter.stop()
     read_ok = sum(1 for (_, _, status) in reads if status == 200)
     create_ok = sum(1 for (_, _, status) in creates if status in (200, 201, 202))
+    polls_304 = sum(1 for (_, _, status) in polls if status == 304)
     return {"reads": count, "ok": read_ok,
             "web_cpu_ms_per_read": round(read_cpu["web"] * 1000 / max(read_ok, 1), 3),
             "latency_s": percentiles([lat for (_, lat, status) in reads if status == 200]),
             "creates": creates_wanted, "creates_ok": create_ok,
-            "web_cpu_ms_per_create": round(create_cpu["web"] * 1000 / max(create_ok, 1), 3)}
+            "web_cpu_ms_per_create": round(create_cpu["web"] * 1000 / max(create_ok, 1), 3),
+            # The same reads sent with If-None-Match (None: the endpoint gave no ETag).
+            "polls": len(polls), "polls_304": polls_304,
+            # Priced over all the polls, when (nearly) all were 304s: a row moved since
+            # its full read answers 200 and costs a little more.
+            "web_cpu_ms_per_poll_304": round(poll_cpu["web"] * 1000 / len(polls), 3)
+            if poll_cpu and polls_304 >= 0.9 * len(polls) else None,
+            "poll_304_latency_s": percentiles([lat for (_, lat, status) in polls
+                                               if status == 304])}
 
 
 def run_phase(config: PhaseConfig,

@@ -166,6 +166,8 @@ def compare(floor: dict | None, service: dict | None) -> list[dict[str, Any]]:
         service["cpu_ms_per_provisioning_without_polling"], "ms/provisioning")
     add("web CPU per read", (floor["read_probe"] or {}).get("web_cpu_ms_per_read"),
         (service["read_probe"] or {}).get("web_cpu_ms_per_read"), "ms")
+    add("web CPU per 304 poll", (floor["read_probe"] or {}).get("web_cpu_ms_per_poll_304"),
+        (service["read_probe"] or {}).get("web_cpu_ms_per_poll_304"), "ms")
     add("web CPU per create", (floor["read_probe"] or {}).get("web_cpu_ms_per_create"),
         (service["read_probe"] or {}).get("web_cpu_ms_per_create"), "ms")
     add("tasks", floor["tasks_per_provisioning"], service["tasks_per_provisioning"],
@@ -239,11 +241,19 @@ def transfer_targets(phases: dict[str, dict]) -> list[dict[str, Any]]:
     return out
 
 
+def read_price_cell(probe: dict | None) -> str:
+    """Web CPU of one full read and of one 304 poll, from the read probe."""
+    if not probe:
+        return "-"
+    poll = probe.get("web_cpu_ms_per_poll_304")
+    return f"{probe.get('web_cpu_ms_per_read', '-')}/{'-' if poll is None else poll}"
+
+
 def print_report(result: dict[str, Any]) -> None:
     phases = result["phases"]
     header = ["phase", "load", "done", "ok", "/s", "create p50/95/99 ms", "read p50/95/99 ms",
               "submit→terminal p50/95/99 s", "CPU ms/prov (web+worker+beat)", "w/o polls",
-              "tasks/prov", "machine/other cores"]
+              "tasks/prov", "machine/other cores", "web ms/read 200/304"]
     header.append("peak RSS MiB web/worker/beat")
     rows = []
     for name, p in phases.items():
@@ -263,6 +273,7 @@ def print_report(result: dict[str, Any]) -> None:
             p["cpu_ms_per_provisioning_without_polling"] or "-",
             p["tasks_per_provisioning"],
             f"{p['machine_busy_cores']}/{p['other_cpu_cores']}",
+            read_price_cell(p.get("read_probe")),
             peak_rss_cell(p.get("rss_mib")),
         ])
     print()

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from drf_spectacular import openapi
 from drf_spectacular.plumbing import force_instance
-from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer
 from rest_framework import permissions, serializers
 
 # Statuses the API gives for its own reasons, and what each means.
@@ -62,6 +62,31 @@ def errors(*statuses: int, described: dict[int, str] | None = None
     for status, codes in (described or {}).items():
         declared[status] = error_response(status, f"{ERROR_STATUSES[status]} {codes}")
     return declared
+
+
+# Conditional GET (core/conditional.py) on the detail views the wallet app polls.
+NOT_MODIFIED = OpenApiResponse(
+    None, description="Not modified: the `If-None-Match` sent holds the current `ETag`. No "
+                      "body; keep the representation you have and poll again later.")
+
+
+def conditional_get_parameters() -> list[OpenApiParameter]:
+    """The request's `If-None-Match` and the `ETag` and `Cache-Control` of the 200 and 304."""
+    return [
+        OpenApiParameter(
+            "If-None-Match", str, OpenApiParameter.HEADER, required=False,
+            description="The `ETag` of the last answer you kept (or a comma-separated list "
+                        "of them): while it is still current the answer is 304 with no body. "
+                        "Weak comparison (`W/\"x\"` matches `\"x\"`); `*` matches any "
+                        "request of yours; a malformed value is ignored."),
+        OpenApiParameter(
+            "ETag", str, OpenApiParameter.HEADER, response=[200, 304],
+            description="Strong validator of the representation: it changes whenever any "
+                        "field of the body changes. Send it back in `If-None-Match`."),
+        OpenApiParameter(
+            "Cache-Control", str, OpenApiParameter.HEADER, response=[200, 304],
+            description="`private, no-cache`: yours only, revalidate on every use."),
+    ]
 
 
 def _variants(proxy: PolymorphicProxySerializer) -> list:

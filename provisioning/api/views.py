@@ -8,10 +8,11 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.openapi import errors
+from core import conditional
+from core.openapi import NOT_MODIFIED, conditional_get_parameters, errors
 from core.pagination import NewestFirstCursorPagination
 from core.validators import IDEMPOTENCY_KEY_PATTERN
-from provisioning import idempotency, services, step_up
+from provisioning import idempotency, polling, services, step_up
 from provisioning.models import ProvisioningRequest, State, Wallet
 
 from .serializers import (
@@ -111,11 +112,21 @@ class ProvisioningRequestListCreateView(APIView):
 
 
 class ProvisioningRequestDetailView(APIView):
-    @extend_schema(responses={200: ProvisioningRequestSerializer},
-                   summary="One of my provisioning requests")
+    @extend_schema(responses={200: ProvisioningRequestSerializer, 304: NOT_MODIFIED},
+                   parameters=conditional_get_parameters(),
+                   summary="One of my provisioning requests (poll it with If-None-Match)")
     def get(self, request, request_id):
-        found = services.get_customer_request(request.user.customer_id, request_id)
-        return Response(ProvisioningRequestSerializer(found).data)
+        customer_id = request.user.customer_id
+        if request.headers.get("If-None-Match"):
+            # A poll: one narrow query decides; the row is loaded only if it moved.
+            etag = polling.current_etag(customer_id, request_id,
+                                        message=services.NO_SUCH_REQUEST)
+            if conditional.none_match(request, etag):
+                return conditional.not_modified(etag)
+        found = services.get_customer_request(customer_id, request_id)
+        etag = polling.etag_of_row(found)  # of the row the body is built from
+        return conditional.with_validator(
+            Response(ProvisioningRequestSerializer(found).data), etag)
 
 
 class ProvisioningRequestCancelView(APIView):

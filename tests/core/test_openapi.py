@@ -30,7 +30,9 @@ OPERATIONS = [
     ("post", "/api/v1/provisioning-requests", {"202", "400", "401", "409", "413", "415", "422",
                                                "429"}),
     ("get", "/api/v1/provisioning-requests", {"200", "400", "401", "429"}),
-    ("get", "/api/v1/provisioning-requests/{request_id}", {"200", "400", "401", "404", "429"}),
+    ("get", "/api/v1/provisioning-requests/{request_id}", {"200", "304", "400", "401", "404",
+                                                          "429"}),
+    ("get", "/api/v1/transfers/{transfer_id}", {"200", "304", "400", "401", "404", "429"}),
     ("post", "/api/v1/provisioning-requests/{request_id}/cancel",
      {"200", "400", "401", "404", "409", "413", "429"}),
     ("post", "/api/v1/provisioning-requests/{request_id}/verify",
@@ -66,6 +68,18 @@ def test_every_error_answer_has_the_coded_error_shape(schema):
     assert envelope["required"] == ["error"]
     detail = schema["components"]["schemas"]["ErrorDetail"]
     assert set(detail["required"]) == {"code", "message", "details"}
+
+
+@pytest.mark.parametrize("path", ["/api/v1/provisioning-requests/{request_id}",
+                                  "/api/v1/transfers/{transfer_id}"])
+def test_the_polled_reads_document_conditional_get(schema, path):
+    op = operation(schema, "get", path)
+    header = {p["name"]: p for p in op["parameters"] if p["in"] == "header"}
+    assert header["If-None-Match"].get("required", False) is False
+    assert "ETag" not in header  # a response header, not one the app sends
+    assert "content" not in op["responses"]["304"]  # no body
+    for status in ("200", "304"):
+        assert {"ETag", "Cache-Control"} <= set(op["responses"][status]["headers"]), status
 
 
 def test_a_rate_limited_answer_documents_retry_after(schema):

@@ -206,6 +206,32 @@ def test_one_address_over_the_rate_gets_429_whoever_calls(low_rates):
     assert other_address.status_code == 200
 
 
+@pytest.mark.django_db
+def test_a_request_counts_both_scopes_in_one_round_trip(low_rates, monkeypatch):
+    from core import throttling
+
+    calls = []
+    real = throttling.count_in_windows
+
+    def spy(windows):
+        calls.append([key.split(":")[1] for key, _ in windows])
+        return real(windows)
+
+    monkeypatch.setattr(throttling, "count_in_windows", spy)
+    assert _client(_dev_token(), REMOTE_ADDR="10.0.5.1").get(LIST_URL).status_code == 200
+    assert calls == [["customer", "client_ip"]]
+
+
+@pytest.mark.django_db
+def test_a_refusal_in_one_scope_still_counts_the_other(low_rates):
+    client = _client(_dev_token(sub="cust_busy"), REMOTE_ADDR="10.0.6.1")
+    assert [client.get(LIST_URL).status_code for _ in range(5)] == [200, 200, 200, 429, 429]
+    # The address's window counted all five, the refused ones too, as DRF asks every
+    # throttle of a view: the next customer from it is over the address's rate.
+    fresh = _client(_dev_token(sub="cust_fresh"), REMOTE_ADDR="10.0.6.1").get(LIST_URL)
+    assert fresh.status_code == 429
+
+
 def _six_customers_from(remote_addr: str, forwarded_for: str) -> list[int]:
     """Statuses of six customers' reads from one address, each with its own forwarded-for
     header (`forwarded_for` formatted with the customer's number)."""

@@ -13,10 +13,11 @@ from rest_framework.utils.encoders import JSONEncoder
 from rest_framework.views import APIView
 
 from core.errors import ApplicationError
-from core.openapi import errors
+from core import conditional
+from core.openapi import NOT_MODIFIED, conditional_get_parameters, errors
 from core.pagination import NewestFirstCursorPagination
 from core.validators import IDEMPOTENCY_KEY_PATTERN
-from transfers import idempotency, services
+from transfers import idempotency, polling, services
 
 from .serializers import (
     CreatePayeeSerializer,
@@ -159,10 +160,19 @@ class TransferListCreateView(APIView):
 
 
 class TransferDetailView(APIView):
-    @extend_schema(responses={200: TransferSerializer}, summary="One of my transfers")
+    @extend_schema(responses={200: TransferSerializer, 304: NOT_MODIFIED},
+                   parameters=conditional_get_parameters(),
+                   summary="One of my transfers (poll it with If-None-Match)")
     def get(self, request, transfer_id):
-        transfer = services.get_customer_transfer(request.user.customer_id, transfer_id)
-        return Response(TransferSerializer(transfer).data)
+        customer_id = request.user.customer_id
+        if request.headers.get("If-None-Match"):
+            # A poll: one narrow query decides; the row is loaded only if it moved.
+            etag = polling.current_etag(customer_id, transfer_id, message=polling.NO_SUCH_TRANSFER)
+            if conditional.none_match(request, etag):
+                return conditional.not_modified(etag)
+        transfer = services.get_customer_transfer(customer_id, transfer_id)
+        etag = polling.etag_of_row(transfer)  # of the row the body is built from
+        return conditional.with_validator(Response(TransferSerializer(transfer).data), etag)
 
 
 class TransferCancelView(APIView):
