@@ -8,7 +8,8 @@ class CoreConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_migrate
 
-        from . import partitions, schedules, transitions  # noqa: F401  (one TransitionLog row per transition)
+        # transitions: one TransitionLog row per transition.
+        from . import partitions, schedules, transitions  # noqa: F401
         from .observability import metrics
 
         # Transition and task counters; every app's database gauges on /metrics.

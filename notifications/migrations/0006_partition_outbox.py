@@ -7,8 +7,9 @@ can no longer be unique on the outbox itself. It is kept unique by a narrow plai
 notifications_notification_key, whose primary key carries the constraint's old name
 `notification_dedup_uniq`: a trigger on the outbox inserts the key in the same statement
 as the row (no extra round trip), so a twin fails with the same IntegrityError as before,
-whatever month either lands in. Deleting a row releases its key; a row's key and its
-created_at (its month) never change; TRUNCATE empties both. Archiving a month deletes that month's keys.
+whatever month either lands in. Deleting a row releases its key; a row's key and the
+month of its created_at (its partition) never change; TRUNCATE empties both. Archiving
+a month deletes that month's keys.
 
 Every row is kept (copied into the new parent). The primary key in the database becomes
 (id, created_at); Django's state is unchanged (it sees `id` as the key, and its
@@ -38,7 +39,7 @@ END;
 $$ LANGUAGE plpgsql;
 CREATE FUNCTION notifications_notification_key_fixed() RETURNS trigger AS $$
 BEGIN
-    RAISE EXCEPTION '{TABLE}: object_id, event and created_at never change';
+    RAISE EXCEPTION '{TABLE}: object_id, event and the month of created_at never change';
 END;
 $$ LANGUAGE plpgsql;
 CREATE FUNCTION notifications_notification_truncate_keys() RETURNS trigger AS $$
@@ -54,7 +55,8 @@ CREATE TRIGGER notifications_notification_dedup_release AFTER DELETE ON {TABLE}
 CREATE TRIGGER notifications_notification_dedup_fixed BEFORE UPDATE ON {TABLE}
     FOR EACH ROW WHEN (OLD.object_id IS DISTINCT FROM NEW.object_id
                        OR OLD.event IS DISTINCT FROM NEW.event
-                       OR OLD.created_at IS DISTINCT FROM NEW.created_at)
+                       OR date_trunc('month', OLD.created_at AT TIME ZONE 'UTC')
+                          IS DISTINCT FROM date_trunc('month', NEW.created_at AT TIME ZONE 'UTC'))
     EXECUTE FUNCTION notifications_notification_key_fixed();
 CREATE TRIGGER notifications_notification_dedup_truncate AFTER TRUNCATE ON {TABLE}
     FOR EACH STATEMENT EXECUTE FUNCTION notifications_notification_truncate_keys();
