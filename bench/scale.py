@@ -4,6 +4,13 @@ query plans (EXPLAIN ANALYZE) that show the partial index doing the work.
 
     .venv/bin/python -m bench.scale                       # 10k and 1M rows
     .venv/bin/python -m bench.scale --sizes 10000,100000 --repeat 2
+    .venv/bin/python -m bench.scale --sizes "" --log-rows 10000,1000000,10000000
+
+With --log-rows, each size also runs in a child of its own: 10,000 provisioning rows, the
+transition log at that many rows and the outbox at a tenth as many (sent), spread over 12
+monthly partitions, plus 1,000 pending outbox rows overdue for the drain. Per round: the
+three sweeps and the outbox drain, then 300 log rows and 300 outbox rows written through
+the ORM as the service writes them (median and p95 per insert, queries per insert).
 
 The table is filled server-side (INSERT ... SELECT generate_series, bench/scale_fill.py)
 in a scratch database (`pp_bench_scale`, dropped and created), then each size is
