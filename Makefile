@@ -147,7 +147,7 @@ bench: $(VENV)/.installed ## load bench beside its floor: JSON, table and plot i
 bench-soak: $(VENV)/.installed ## 30 min of green70 (BENCH_ARGS="--rate R" skips the peak run): RSS start/end, worker growth
 	$(PY) -m bench.run --fresh-db --soak $(BENCH_ARGS)
 
-bench-scale: $(VENV)/.installed ## beat's sweeps at 10k and 1M rows with 1,000 stuck
+bench-scale: $(VENV)/.installed ## beat's sweeps at 10k and 1M rows, 1,000 stuck (BENCH_ARGS="--log-rows N,..." adds the partitioned log and outbox)
 	$(PY) -m bench.scale $(BENCH_ARGS)
 
 bench-faults: $(VENV)/.installed ## kill -9 worker, Redis restart, token-service faults, transfers (BENCH_ARGS=--quick)

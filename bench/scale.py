@@ -4,6 +4,13 @@ query plans (EXPLAIN ANALYZE) that show the partial index doing the work.
 
     .venv/bin/python -m bench.scale                       # 10k and 1M rows
     .venv/bin/python -m bench.scale --sizes 10000,100000 --repeat 2
+    .venv/bin/python -m bench.scale --sizes "" --log-rows 10000,1000000,10000000
+
+With --log-rows, each size also runs in a child of its own: 10,000 provisioning rows, the
+transition log at that many rows and the outbox at a tenth as many (sent), spread over 12
+monthly partitions, plus 1,000 pending outbox rows overdue for the drain. Per round: the
+three sweeps and the outbox drain, then 300 log rows and 300 outbox rows written through
+the ORM as the service writes them (median and p95 per insert, queries per insert).
 
 The table is filled server-side (INSERT ... SELECT generate_series, bench/scale_fill.py)
 in a scratch database (`pp_bench_scale`, dropped and created), then each size is
@@ -46,7 +53,7 @@ from .common import (
     table,
     write_json,
 )
-from .scale_fill import STUCK, fill, reset_stuck
+from .scale_fill import STUCK, fill, fill_log_and_outbox, reset_stuck, reset_stuck_keeping_log
 
 SCRATCH_DB = "pp_bench_scale"
 
@@ -197,6 +204,117 @@ def child(rows: int, repeat: int) -> dict[str, Any]:
             "ru_maxrss_kib": {"before_sweeps": rss_before, "after_sweeps": rss_after}}
 
 
+INSERTS = 300  # ORM inserts timed per table and round (--log-rows)
+LOG_CHILD_REQUESTS = 10_000  # provisioning rows beside the log, for the sweeps
+
+
+def measure_inserts(recorder: Recorder, enqueued: list) -> dict[str, Any]:
+    """Median cost of one log row and one outbox row written as the service writes them:
+    TransitionLog.objects.create (core/transitions.py) and services._add (its savepoint,
+    its single INSERT, its task after commit), each in its own transaction."""
+    import uuid
+
+    from core.models import TransitionLog
+    from notifications import services
+    from notifications.models import Channel, Notification
+
+    def log_row():
+        TransitionLog.objects.create(machine="transfer", object_id=uuid.uuid4(),
+                                     transition="submit", from_state="received",
+                                     to_state="eligible", trigger="worker")
+
+    def outbox_row():
+        services._add(Notification(customer_id="cust_bench", object_id=uuid.uuid4(),
+                                   event="provisioned:bench", template_key="provisioned",
+                                   channel=Channel.SMS, msisdn="+254700000155"))
+
+    out = {}
+    for name, write in (("log", log_row), ("outbox", outbox_row)):
+        times, queries = [], []
+        for _ in range(INSERTS):
+            recorder.queries = 0
+            started = time.perf_counter()
+            write()
+            times.append(time.perf_counter() - started)
+            queries.append(recorder.queries)
+        times.sort()
+        out[name] = {"inserts": INSERTS, "ms_median": _ms(statistics.median(times)),
+                     "ms_p95": _ms(times[int(len(times) * 0.95) - 1]),
+                     "queries_per_insert": statistics.median(queries)}
+    enqueued.clear()
+    return out
+
+
+def log_child(log_rows: int, repeat: int) -> dict[str, Any]:
+    """One --log-rows size: provisioning at LOG_CHILD_REQUESTS rows, the log and the outbox
+    at `log_rows` (bench/scale_fill.py); per round the four sweeps, then the inserts."""
+    import django
+
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.dev"
+    os.environ["DATABASE_URL"] = scratch_url()
+    django.setup()
+    from django.db import connection
+    from django.utils import timezone
+
+    from config.celery import app
+    from notifications import services
+    from provisioning import sweeps as sweep_module
+
+    enqueued: list = []
+
+    def counted_apply_async(self, args=None, kwargs=None, **options):
+        enqueued.append(self.name)
+
+    app.Task.apply_async = counted_apply_async  # no broker: count what would be published
+
+    fill(LOG_CHILD_REQUESTS)
+    filled = fill_log_and_outbox(log_rows)
+    say(f"{log_rows:,} log rows and {filled['outbox_rows']:,} outbox rows filled in "
+        f"{filled['fill_seconds']} s (log {filled['log_bytes'] / 2**20:.0f} MiB, outbox "
+        f"{filled['outbox_bytes'] / 2**20:.0f} MiB with indexes)")
+    since = timezone.now()
+    recorder = Recorder()
+    sweeps = {
+        "redrive_due_requests": sweep_module.redrive_due_requests,
+        "sweep_step_ups": sweep_module.sweep_step_ups,
+        "erase_expired_wallet_payloads": sweep_module.erase_expired_wallet_payloads,
+        "drain_outbox": services.drain_outbox,
+    }
+    rounds = []
+    with connection.execute_wrapper(recorder):
+        for index in range(repeat):
+            if index:
+                reset_stuck_keeping_log(since)
+            measured = {name: measure_sweep(name, fn, recorder, enqueued)
+                        for name, fn in sweeps.items()}
+            rounds.append({"sweeps": measured, "inserts": measure_inserts(recorder, enqueued)})
+        reset_stuck_keeping_log(since)
+        for name in sweeps:  # one more pass, only for the claims' plans
+            measure_sweep(name, sweeps[name], recorder, enqueued)
+    plans = explain(recorder)
+    summary = {name: {
+        "rows_handled": rounds[0]["sweeps"][name]["rows_handled"],
+        "seconds_total_median": statistics.median(r["sweeps"][name]["seconds_total"]
+                                                  for r in rounds),
+        "ms_per_row_median": _ms(statistics.median(
+            r["sweeps"][name]["seconds_per_row"] for r in rounds
+            if r["sweeps"][name]["seconds_per_row"] is not None))
+        if any(r["sweeps"][name]["seconds_per_row"] for r in rounds) else None,
+        "ms_empty_call_median": _ms(statistics.median(
+            r["sweeps"][name]["seconds_empty_call"] for r in rounds
+            if r["sweeps"][name]["seconds_empty_call"] is not None)),
+        "queries_per_row": rounds[0]["sweeps"][name]["queries_per_row"],
+    } for name in sweeps}
+    inserts = {table: {
+        "ms_median": statistics.median(r["inserts"][table]["ms_median"] for r in rounds),
+        "ms_p95_max": max(r["inserts"][table]["ms_p95"] for r in rounds),
+        "queries_per_insert": rounds[0]["inserts"][table]["queries_per_insert"],
+        "inserts": INSERTS * len(rounds),
+    } for table in ("log", "outbox")}
+    return {"table": filled, "sweeps": summary, "inserts": inserts, "rounds": rounds,
+            "plans": plans}
+
+
 def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000, 3)
 
@@ -219,18 +337,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="10000,1000000")
     parser.add_argument("--repeat", type=int, default=3, help="rounds per size (3)")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--log-rows", default="",
+                        help="transition-log sizes to run too, e.g. 10000,1000000,10000000 "
+                             "(with a tenth as many outbox rows; none by default)")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--log-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         print(json.dumps(child(args.child, args.repeat), default=str))
         return 0
+    if args.log_child:
+        print(json.dumps(log_child(args.log_child, args.repeat), default=str))
+        return 0
 
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    log_sizes = [int(s) for s in args.log_rows.split(",") if s.strip()]
     say(f"scratch database {redact(scratch_url())}: recreating and migrating")
     recreate_database(scratch_url())
     migrate_scratch()
     result: dict[str, Any] = {"bench": "scale", "started": now_iso(), "machine": machine(),
-                              "git": git_state(), "stuck": STUCK, "sizes": {}}
+                              "git": git_state(), "stuck": STUCK, "sizes": {}, "log_sizes": {}}
     for rows in sizes:
         say(f"{rows:,} rows: filling and sweeping ({args.repeat} rounds) in a child process")
         completed = subprocess.run(
@@ -240,11 +366,22 @@ def main(argv: list[str] | None = None) -> int:
         if completed.returncode != 0:
             raise SystemExit(f"child for {rows} rows failed")
         result["sizes"][str(rows)] = json.loads(completed.stdout.strip().splitlines()[-1])
+    for rows in log_sizes:
+        say(f"{rows:,} log rows: filling, sweeping and inserting ({args.repeat} rounds) "
+            f"in a child process")
+        completed = subprocess.run(
+            [sys.executable, "-m", "bench.scale", "--log-child", str(rows), "--repeat",
+             str(args.repeat)], cwd=REPO, capture_output=True, text=True, timeout=7200)
+        sys.stderr.write(completed.stderr[-3000:])
+        if completed.returncode != 0:
+            raise SystemExit(f"child for {rows} log rows failed")
+        result["log_sizes"][str(rows)] = json.loads(completed.stdout.strip().splitlines()[-1])
     result["finished"] = now_iso()
     result["machine"]["loadavg_at_end"] = loadavg()
     stamp = time.strftime("%Y%m%dT%H%M%S")
     path = write_json(args.out / f"scale-{stamp}.json", result)
     print_report(result)
+    print_log_report(result)
     print(f"results: {path}")
     return 0
 
@@ -273,6 +410,34 @@ def print_report(result: dict[str, Any]) -> None:
             exec_time = next((line for line in plan["plan"] if "Execution Time" in line), "")
             print(f"  {'index' if plan['uses_due_index'] else 'NO pr_due_idx'}: {first}  "
                   f"[{exec_time.strip()}]")
+    print()
+
+
+def print_log_report(result: dict[str, Any]) -> None:
+    if not result.get("log_sizes"):
+        return
+    rows = []
+    for size, data in result["log_sizes"].items():
+        inserts, sweeps = data["inserts"], data["sweeps"]
+        rows.append([f"{int(size):,}", f"{data['table']['outbox_rows']:,}",
+                     f"{inserts['log']['ms_median']:.3f}", inserts["log"]["queries_per_insert"],
+                     f"{inserts['outbox']['ms_median']:.3f}",
+                     inserts["outbox"]["queries_per_insert"],
+                     *["-" if sweeps[name]["ms_per_row_median"] is None
+                       else f"{sweeps[name]['ms_per_row_median']:.2f}" for name in sweeps],
+                     f"{sweeps['drain_outbox']['ms_empty_call_median']:.2f}"])
+    names = list(next(iter(result["log_sizes"].values()))["sweeps"])
+    print(table(["log rows", "outbox rows", "log insert ms", "q", "outbox insert ms", "q",
+                 *[f"{name} ms/row" for name in names], "drain empty ms"], rows))
+    print()
+    for size, data in result["log_sizes"].items():
+        print(f"{int(size):,} log rows: log {data['table']['log_bytes'] / 2**20:.0f} MiB, "
+              f"outbox {data['table']['outbox_bytes'] / 2**20:.0f} MiB over "
+              f"{data['table']['months']} months")
+        for plan in data["plans"]:
+            first = next((line.strip() for line in plan["plan"] if "Scan" in line), plan["plan"][0])
+            exec_time = next((line for line in plan["plan"] if "Execution Time" in line), "")
+            print(f"  {first}  [{exec_time.strip()}]")
     print()
 
 

@@ -8,11 +8,16 @@ class CoreConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_migrate
 
-        from . import schedules, transitions  # noqa: F401  (one TransitionLog row per transition)
+        # transitions: one TransitionLog row per transition.
+        from . import partitions, schedules, transitions  # noqa: F401
         from .observability import metrics
 
         # Transition and task counters; every app's database gauges on /metrics.
         metrics.register_default_collectors()
+        # The log's monthly partitions (core/partitions.py); its gauges cover every table.
+        partitions.register(partitions.PartitionedTable(
+            table="core_transitionlog", retention_setting="TRANSITION_LOG_RETENTION_MONTHS"))
+        metrics.register_database_gauges(partitions.GAUGES)
         # Once per migrate (sender: this app), after every app's tables exist.
         post_migrate.connect(schedules.sync_after_migrate, sender=self,
                              dispatch_uid="core.schedules.sync_after_migrate")

@@ -16,6 +16,7 @@ import json
 import logging
 
 from django.apps import apps
+from django.conf import settings
 from django.db.models import Q
 
 logger = logging.getLogger(__name__)
@@ -31,10 +32,22 @@ def declared() -> list[dict]:
             if missing.name != f"{config.name}.schedules":
                 raise  # the module exists and imports something that does not
             continue
-        declare = getattr(module, "SCHEDULES", None)  # core.schedules is this registry
+        declare = getattr(module, "SCHEDULES", None)
         if declare is not None:
             items.extend(declare())
     return items
+
+
+def SCHEDULES() -> list[dict]:  # noqa: N802 - same name in every app's schedules module
+    """Core's own job: the coming months' partitions of the log and the outbox."""
+    return [
+        {
+            "name": "ensure partitions",
+            "task": "core.tasks.ensure_partitions_task",
+            "every_seconds": settings.PARTITION_ENSURE_INTERVAL_SECONDS,
+            "queue": "reconciliation",
+        },
+    ]
 
 
 def install(periodic_task_model, interval_model, *, reset: bool = False) -> list[str]:

@@ -286,6 +286,7 @@ CELERY_TASK_ROUTES = {
     "provisioning.tasks.erase_expired_wallet_payloads_task": {"queue": "reconciliation"},
     "tokens.tasks.reconcile_tokens_task": {"queue": "reconciliation"},
     "notifications.tasks.drain_outbox_task": {"queue": "reconciliation"},
+    "core.tasks.ensure_partitions_task": {"queue": "reconciliation"},
     "provisioning.tasks.*": {"queue": "provisioning"},
     "tokens.tasks.*": {"queue": "tokens"},
     "notifications.tasks.*": {"queue": "notifications"},
