@@ -8,7 +8,7 @@ import pytest
 from bench.figures import summarize
 from bench.loadgen import TRANSFER_MIX, Trace, make_apps
 from bench.phase import PhaseConfig, PhaseRun
-from bench.run import CLOSED, PHASES, QUICK, parse_args, transfer_targets
+from bench.run import CLOSED, PHASES, QUICK, parse_args, targets, transfer_targets
 from devstack.sandbox import luhn_valid
 
 # Last fours the sandbox's attributes inquiry or payouts treat as anything but "approved
@@ -107,3 +107,25 @@ def test_submit_to_completed_is_missed_when_a_finished_transfer_did_not_complete
     found = transfer_targets({"transfers70": _phase(
         "transfers70", 19.0, s2t_p99=0.2, states={"completed": 99, "rejected": 1})})
     assert found[-1]["met"] is False
+
+
+def _green(name: str, *, cpu: float, cpu_without: float, per_s: float = 10.0,
+           create_p99: float = 0.02, s2t_p99: float = 0.2, poll_304: float | None = 1.2) -> dict:
+    return {"name": name, "load": {"arrival_rate_per_s": 7.0}, "throughput_per_s": per_s,
+            "cpu_ms_per_provisioning": {"service": cpu},
+            "cpu_ms_per_provisioning_without_polling": cpu_without,
+            "latency_s": {"create": {"p99": create_p99}, "submit_to_terminal": {"p99": s2t_p99}},
+            "read_probe": {"web_cpu_ms_per_read": 2.5, "web_cpu_ms_per_poll_304": poll_304}}
+
+
+def test_the_green_bars_are_ratios_to_the_same_runs_floor_and_latencies_at_70_percent():
+    floor = _green("floor", cpu=20.0, cpu_without=16.0, per_s=50.0)
+    met = targets({"floor": floor, "green": _green("green", cpu=40, cpu_without=30, per_s=36.0),
+                   "green70": _green("green70", cpu=29.0, cpu_without=24.0)})
+    assert [(t["value"], t["met"]) for t in met] == [
+        (1.45, True), (1.5, True), (0.72, True), (0.02, True), (0.2, True), (1.2, True)]
+    missed = targets({"floor": floor, "green": _green("green", cpu=40, cpu_without=30, per_s=30.0),
+                      "green70": _green("green70", cpu=31.0, cpu_without=25.0, create_p99=0.03,
+                                        s2t_p99=0.25, poll_304=None)})
+    # Without a 304 figure the poll is a full read (2.5 ms): missed, like every bar here.
+    assert [t["met"] for t in missed] == [False, False, False, False, False, False]
