@@ -33,7 +33,7 @@ SECONDS_PER_DAY = 86_400
 
 # Measured inputs that a bench JSON does not carry (docs/capacity.md says where each came from).
 NOTIFICATION_SHARE = {"provisioning": 0.18, "transfers": 0.15}  # of the worker pool's CPU
-LOG_ROWS_PER_UNIT = {"provisioning": 4.0, "transfers": 6.0}
+LOG_ROWS_PER_UNIT = {"provisioning": 4.0, "transfers": 4.0}  # 3 moves + the token; 4 moves
 OUTBOX_ROWS_PER_UNIT = {"provisioning": 1.0, "transfers": 1.0}
 # pg_total_relation_size / rows (heap, TOAST and indexes) after a green70 run of 13,092 log
 # and 3,273 outbox rows (docs/capacity.md).
