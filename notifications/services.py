@@ -27,11 +27,12 @@ from datetime import UTC, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 from prometheus_client import Counter
 
+from core import statements
 from core.backoff import full_jitter
 from core.crypto import vault
 from core.errors import StateConflict
@@ -113,18 +114,32 @@ def _add(notification: Notification, secrets: dict[str, Any] | None = None) -> N
 
     if secrets:
         notification.secret_context = secrets  # sealed by the field when the row is saved
-    try:
-        # A savepoint: a concurrent twin winning the unique key must not spoil the
-        # caller's transaction (the state change it belongs to).
-        with transaction.atomic():
-            notification.save(force_insert=True)
-    except IntegrityError:
+    if not _insert(notification):
         existing = Notification.objects.get(object_id=notification.object_id,
                                             event=notification.event)
         _log_duplicate(existing)
         return existing
     send_notification_task.delay_on_commit(str(notification.pk))
     return notification
+
+
+def _insert(notification: Notification) -> bool:
+    """Write the row unless its event already has one; False for a twin.
+
+    PostgreSQL: one statement. The outbox's trigger drops a twin instead of failing
+    (notifications/migrations/0007), and the INSERT's RETURNING says which it was.
+    SQLite (the embedded mode) keeps the unique constraint on the table itself: a
+    savepoint keeps a twin's IntegrityError from spoiling the caller's transaction
+    (the state change the notification belongs to).
+    """
+    if connection.vendor == "postgresql":
+        return statements.insert_unless_dropped(notification)
+    try:
+        with transaction.atomic():
+            notification.save(force_insert=True)
+    except IntegrityError:
+        return False
+    return True
 
 
 def _log_duplicate(existing: Notification) -> None:

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from core.crypto.fields import EncryptedJSONField
+from core.statements import TracksLoadedValues
 from tokens import wallets
 
 
@@ -49,7 +50,7 @@ Wallet = models.TextChoices(
     "Wallet", [(kind.code.upper(), (kind.code, kind.label)) for kind in wallets.WALLETS.values()])
 
 
-class ProvisioningRequest(ConcurrentTransitionMixin, models.Model):
+class ProvisioningRequest(TracksLoadedValues, ConcurrentTransitionMixin, models.Model):
     TRANSITION_LOG_MACHINE = "provisioning_request"  # every move lands in core.TransitionLog
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)

@@ -22,11 +22,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import Value
 from django.utils import timezone
-from django_fsm import TransitionNotAllowed
+from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
-from core import handoff
+from core import handoff, statements
 from core.backoff import outside_retry_delay
 from core.crypto import vault
 from core.errors import StateConflict
@@ -106,15 +106,22 @@ def _refuse_double_token(new: NewRequest) -> None:
         key = f"push:{new.customer_id}:{new.card_id}:{new.wallet}:{new.device_id}"
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
-    if token_services.live_token_for(new.customer_id, new.card_id, new.wallet, new.device_id):
-        raise AlreadyProvisioned(details={"card_id": new.card_id, "wallet": new.wallet})
-    in_progress = ProvisioningRequest.objects.filter(
+    # Both questions in one statement: a live token, and a push of the tuple under way.
+    live = token_services.live_tokens_for(new.customer_id, new.card_id, new.wallet,
+                                          new.device_id)
+    moving = ProvisioningRequest.objects.filter(
         customer_id=new.customer_id, card_id=new.card_id, wallet=new.wallet,
         device_id=new.device_id,
         state__in=[*MOVING_STATES, State.STEP_UP_REQUIRED],
-    ).values_list("pk", flat=True).first()
-    if in_progress:
-        raise ProvisioningInProgress(details={"provisioning_request_id": str(in_progress)})
+    )
+    found = dict(live.order_by().annotate(kind=Value("token"))
+                 .values_list("kind", "provisioning_request_id")
+                 .union(moving.order_by().annotate(kind=Value("request"))
+                        .values_list("kind", "pk"), all=True))
+    if "token" in found:
+        raise AlreadyProvisioned(details={"card_id": new.card_id, "wallet": new.wallet})
+    if "request" in found:
+        raise ProvisioningInProgress(details={"provisioning_request_id": str(found["request"])})
 
 
 # --- selectors ------------------------------------------------------------------------
@@ -127,17 +134,17 @@ def get_customer_request(customer_id: str, request_id) -> ProvisioningRequest:
 
 # --- worker steps ---------------------------------------------------------------------
 
-def _begin_attempt(request_id, state: str) -> bool:
-    """Count one outside attempt on the row; False if the request has left `state`.
+def _begin_attempt(request_id, states) -> ProvisioningRequest | None:
+    """Count one outside attempt on the row and load it, in one statement; None if the
+    request has left `states`.
 
     The count lives on the row, not in the broker message, so a task redelivered by
-    the broker cannot retry forever. One conditional UPDATE through the ORM: the
-    primary key is bound as each backend stores it (a UUID is 32 hex digits on SQLite,
-    a native uuid on PostgreSQL), and the state check in the WHERE clause makes a
-    duplicate task see zero rows.
+    the broker cannot retry forever; the state check in the WHERE clause makes a
+    duplicate task see no row. The step later moves this very instance: the model's
+    ConcurrentTransitionMixin refuses the save if another process moved the row in
+    between (core/statements.py).
     """
-    return ProvisioningRequest.objects.filter(pk=request_id, state=state).update(
-        attempts=F("attempts") + 1) == 1
+    return statements.claim_step(ProvisioningRequest, request_id, states)
 
 
 def _noop(request_id, step: str, state: str) -> None:
@@ -146,9 +153,9 @@ def _noop(request_id, step: str, state: str) -> None:
 
 
 def check_eligibility(request_id) -> None:
-    request = ProvisioningRequest.objects.get(pk=request_id)
-    if request.state != State.RECEIVED or not _begin_attempt(request_id, State.RECEIVED):
-        return _noop(request_id, "check_eligibility", request.state)
+    request = _begin_attempt(request_id, State.RECEIVED)
+    if request is None:
+        return _noop(request_id, "check_eligibility", "moved")
 
     result = IssuerClient().check_eligibility(
         card_id=request.card_id, customer_id=request.customer_id,
@@ -159,34 +166,36 @@ def check_eligibility(request_id) -> None:
     issuer = (decisioning.evaluate(request, result, history=PushHistory(request))
               if result.eligible else None)
 
-    with transaction.atomic():
-        request = lock_objects.provisioning_request_for_update(request_id)
-        if request.state != State.RECEIVED:
-            return _noop(request_id, "check_eligibility", request.state)
-        if issuer is not None and issuer.outcome != "red":
-            request.mark_eligible(
-                by=Trigger.WORKER, reason="issuer_eligible", card_last4=result.card_last4,
-                card_product=result.card_product, customer_msisdn=result.customer_msisdn,
-                issuer_decision=issuer.outcome, decision_reasons=issuer.reason_codes,
-            )
-            request.save()
-            # Next in this worker task once the move commits (core/handoff.py).
-            handoff.then(tasks.request_token_task, request.id)
-        elif issuer is not None:
-            request.mark_ineligible(
-                by=Trigger.WORKER, reason=issuer.reason_codes[0] if issuer.reason_codes
-                else "issuer_rules_declined", card_last4=result.card_last4,
-                customer_msisdn=result.customer_msisdn, issuer_decision="red",
-                decision_reasons=issuer.reason_codes,
-            )
-            request.save()
-        else:
-            request.mark_ineligible(by=Trigger.WORKER, reason=result.reason,
-                                    card_last4=result.card_last4,
-                                    customer_msisdn=result.customer_msisdn)
-            request.save()
-        if issuer is not None:
-            decisioning.record(request, issuer)
+    try:
+        with transaction.atomic():
+            if issuer is not None and issuer.outcome != "red":
+                request.mark_eligible(
+                    by=Trigger.WORKER, reason="issuer_eligible", card_last4=result.card_last4,
+                    card_product=result.card_product, customer_msisdn=result.customer_msisdn,
+                    issuer_decision=issuer.outcome, decision_reasons=issuer.reason_codes,
+                )
+                statements.save_changed(request)
+                # Next in this worker task once the move commits (core/handoff.py).
+                handoff.then(tasks.request_token_task, request.id)
+            elif issuer is not None:
+                request.mark_ineligible(
+                    by=Trigger.WORKER, reason=issuer.reason_codes[0] if issuer.reason_codes
+                    else "issuer_rules_declined", card_last4=result.card_last4,
+                    customer_msisdn=result.customer_msisdn, issuer_decision="red",
+                    decision_reasons=issuer.reason_codes,
+                )
+                statements.save_changed(request)
+            else:
+                request.mark_ineligible(by=Trigger.WORKER, reason=result.reason,
+                                        card_last4=result.card_last4,
+                                        customer_msisdn=result.customer_msisdn)
+                statements.save_changed(request)
+            if issuer is not None:
+                decisioning.record(request, issuer)
+    except ConcurrentTransition:
+        # Moved by someone else during the outside calls (cancelled, failed by beat):
+        # the move, its log and outbox rows rolled back together.
+        return _noop(request_id, "check_eligibility", "moved")
 
 
 def request_token(request_id) -> None:
@@ -195,10 +204,8 @@ def request_token(request_id) -> None:
     Runs from `eligible`, and again from `token_requested` when re-driven: the provision
     call's idempotency key (the request id) makes the repeat a replay, not a new token.
     """
-    request = ProvisioningRequest.objects.get(pk=request_id)
-    if request.state not in (State.ELIGIBLE, State.TOKEN_REQUESTED):
-        return _noop(request_id, "request_token", request.state)
-    if not _begin_attempt(request_id, request.state):
+    request = _begin_attempt(request_id, (State.ELIGIBLE, State.TOKEN_REQUESTED))
+    if request is None:
         return _noop(request_id, "request_token", "moved")
 
     card = IssuerClient().card_data(card_id=request.card_id, customer_id=request.customer_id)
@@ -212,15 +219,14 @@ def request_token(request_id) -> None:
         return
 
     if request.state == State.ELIGIBLE:
-        with transaction.atomic():
-            locked = lock_objects.provisioning_request_for_update(request_id)
-            if locked.state == State.ELIGIBLE:
-                locked.mark_token_requested(by=Trigger.WORKER, reason="provision_call",
-                                            pan_fingerprint=fingerprint)
-                locked.attempts = 1  # keep counting this attempt in the new state
-                locked.save()
-            elif locked.state != State.TOKEN_REQUESTED:
-                return _noop(request_id, "request_token", locked.state)
+        try:
+            with transaction.atomic():
+                request.mark_token_requested(by=Trigger.WORKER, reason="provision_call",
+                                             pan_fingerprint=fingerprint)
+                request.attempts = 1  # keep counting this attempt in the new state
+                statements.save_changed(request)
+        except ConcurrentTransition:
+            return _noop(request_id, "request_token", "moved")
 
     call = token_service.ProvisionCall(
         request_id=str(request.id),
@@ -233,20 +239,33 @@ def request_token(request_id) -> None:
     )
     del card  # the PAN leaves memory with the call object
     decision = token_service.TokenServiceClient().provision(call)
-    apply_decision(request_id, decision, by=Trigger.WORKER)
+    apply_decision(request_id, decision, by=Trigger.WORKER, loaded=request)
 
 
-def apply_decision(request_id, decision, *, by: str) -> bool:
+def apply_decision(request_id, decision, *, by: str,
+                   loaded: ProvisioningRequest | None = None) -> bool:
     """Apply a token-service decision (from the answer, a webhook or a poll) once.
 
     Returns True when it moved the request; a decision for a request that has already
     left `token_requested` is a no-op (the webhook and the poll may both bring it).
+    `loaded` is the row as the calling step left it in `token_requested`: it is moved
+    as it is, and a save finds out if the webhook moved the row first (the model's
+    ConcurrentTransitionMixin); without it the row is read under a lock.
     """
     if decision.decision == "pending":
         logger.info("token service decision pending", extra={"request_id": str(request_id)})
         return False
+    try:
+        return _apply_decision(request_id, decision, by=by, loaded=loaded)
+    except ConcurrentTransition:
+        _noop(request_id, f"apply_decision:{decision.decision}", "moved")
+        return False
+
+
+def _apply_decision(request_id, decision, *, by: str,
+                    loaded: ProvisioningRequest | None) -> bool:
     with transaction.atomic():
-        request = lock_objects.provisioning_request_for_update(request_id)
+        request = loaded or lock_objects.provisioning_request_for_update(request_id)
         if request.state != State.TOKEN_REQUESTED:
             _noop(request_id, f"apply_decision:{decision.decision}", request.state)
             return False
@@ -259,24 +278,26 @@ def apply_decision(request_id, decision, *, by: str) -> bool:
             # (When it only echoes our issuer decision, the issuer's reasons already do.)
             reason = decision.reason or f"token_service_{decision.decision}"
             request.decision_reasons = sorted({*request.decision_reasons, reason})
+        # The request's move is saved before its token is inserted: a request another
+        # process moved meanwhile stops at its save, before a second token is tried.
         if combined == "green":
-            token_services.create_token(request, decision, active=True, by=by)
             request.mark_provisioned(by=by, reason="token_service_green")
             _store_wallet_payload(request, decision.wallet_payload)
-            request.save()
+            statements.save_changed(request)
+            token_services.create_token(request, decision, active=True, by=by)
         elif combined == "yellow":
-            token_services.create_token(request, decision, active=False, by=by)
             request.require_step_up(by=by, reason="token_service_yellow"
                                     if decision.decision == "yellow" else "issuer_yellow")
             _store_wallet_payload(request, decision.wallet_payload)
-            request.save()
+            statements.save_changed(request)
+            token_services.create_token(request, decision, active=False, by=by)
             # Code issued and its SMS queued in this transaction; or, with no number to
             # send it to, the step-up ends here (declined, its token deleted).
             step_up.start(request, by=by)
         else:
             request.decline(by=by, reason="token_service_declined",
                             message="The card could not be added to this wallet.")
-            request.save()
+            statements.save_changed(request)
     return True
 
 

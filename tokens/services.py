@@ -43,7 +43,8 @@ def create_token(request, decision, *, active: bool, by: str) -> Token:
     `request` is the flow's row the token is born from (a ProvisioningRequest): the token
     copies what it needs from it and keeps the one-to-one link (ADR 0009).
 
-    Created `inactive`; a green decision activates it at once, so the log shows the move.
+    Born `inactive`; a green decision activates it before the row is written, so the
+    log shows the move and the row is one INSERT.
     """
     token = Token(
         provisioning_request=request,
@@ -57,10 +58,9 @@ def create_token(request, decision, *, active: bool, by: str) -> Token:
         pan_fingerprint=request.pan_fingerprint,
         state=TokenState.INACTIVE,
     )
-    token.save(force_insert=True)
     if active:
         token.activate(by=by, reason="token_service_green")
-        token.save()
+    token.save(force_insert=True)
     return token
 
 
@@ -79,17 +79,18 @@ def live_token_for_fingerprint(fingerprint: str, wallet: str, device_id: str) ->
     ).exists()
 
 
-def live_token_count(customer_id: str, card_id: str) -> int:
-    """Live tokens the card already has, in any wallet (a decisioning fact)."""
+def live_tokens(customer_id: str, card_id: str):
+    """The card's live tokens, in any wallet (counted for a decisioning fact)."""
     return Token.objects.filter(customer_id=customer_id, card_id=card_id,
-                                state__in=LIVE_STATES).count()
+                                state__in=LIVE_STATES)
 
 
-def live_token_for(customer_id: str, card_id: str, wallet: str, device_id: str) -> Token | None:
+def live_tokens_for(customer_id: str, card_id: str, wallet: str, device_id: str):
+    """The live token of a card in one wallet on one device (at most one: a constraint)."""
     return Token.objects.filter(
         customer_id=customer_id, card_id=card_id, wallet=wallet, device_id=device_id,
         state__in=LIVE_STATES,
-    ).first()
+    )
 
 
 # --- activation (the flow that owns the request decides when) ---------------------------

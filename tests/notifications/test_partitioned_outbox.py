@@ -15,7 +15,7 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
-from core import partitions
+from core import partitions, statements
 from notifications import services
 from notifications.models import Notification, Status
 from tests.notifications.conftest import NotificationFactory, enqueued_dispatches
@@ -84,11 +84,24 @@ def test_a_twin_in_the_next_month_is_the_same_notification(django_capture_on_com
     assert enqueued_dispatches(callbacks) == []
 
 
-def test_the_database_refuses_a_twin_in_another_month():
+def test_the_database_drops_a_twin_in_another_month_without_failing_the_transaction():
     first = _written_at(timezone.now() - timedelta(days=40), event="declined:1")
+    with transaction.atomic():
+        twin = NotificationFactory.build(object_id=first.object_id, event="declined:1")
+        assert statements.insert_unless_dropped(twin) is False  # dropped, not an error
+        # The transaction is still usable: a twin no longer aborts the caller's move.
+        assert Notification.objects.filter(object_id=first.object_id).count() == 1
+        other = NotificationFactory.build(object_id=first.object_id, event="declined:2")
+        assert statements.insert_unless_dropped(other) is True
+    assert _keys(first.object_id) == 2
+
+
+def test_the_key_table_still_refuses_a_second_key():
+    first = _written_at(timezone.now() - timedelta(days=40), event="declined:2")
     with pytest.raises(IntegrityError, match="notification_dedup_uniq"), transaction.atomic():
-        NotificationFactory(object_id=first.object_id, event="declined:1")
-    assert _keys(first.object_id) == 1
+        with connection.cursor() as cursor:
+            cursor.execute("INSERT INTO notifications_notification_key (object_id, event) "
+                           "VALUES (%s, %s)", [first.object_id, "declined:2"])
 
 
 def test_a_rows_key_and_month_never_change():

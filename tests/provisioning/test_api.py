@@ -127,6 +127,29 @@ def test_key_in_flight_is_409(api_client, customer_id):
     assert response.json()["error"]["code"] == "idempotency_key_in_flight"
 
 
+@pytest.mark.django_db
+def test_a_key_past_its_ttl_is_used_afresh_and_a_live_one_is_not(api_client, customer_id,
+                                                                   settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    first = post(api_client, key="old-key")
+    IdempotencyKey.objects.filter(key="old-key").update(
+        created_at=timezone.now() - settings.IDEMPOTENCY_KEY_TTL - timedelta(seconds=1))
+    ProvisioningRequest.objects.filter(pk=first.json()["id"]).update(state="failed")
+    # Another body under the expired key: a new request, not a 422 and not a replay.
+    again = post(api_client, body(wallet="samsung_pay"), key="old-key")
+    assert again.status_code == 202
+    assert again.json()["id"] != first.json()["id"]
+    assert "Idempotent-Replayed" not in again
+    stored = IdempotencyKey.objects.get(customer_id=customer_id, key="old-key")
+    assert (stored.status, str(stored.provisioning_request_id)) == ("completed", again.json()["id"])
+    # Now live again: the same body replays the new answer, another body is refused.
+    assert post(api_client, body(wallet="samsung_pay"), key="old-key").json() == again.json()
+    assert post(api_client, key="old-key").status_code == 422
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_requests_with_one_key_create_one_request(customer_id, monkeypatch):
     from django.db import connection
