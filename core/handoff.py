@@ -24,25 +24,34 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any
 
 from django.db import transaction
 
 _noted: ContextVar[list | None] = ContextVar("handoff_next_steps", default=None)
 
-# run_step(task name, object id) -> (seconds, error) when that step should be tried again
-# later, else None (done, failed, or a no-op).
-RunStep = Callable[[str, str], "tuple[float, Exception] | None"]
+# run_step(task name, object id, loaded) -> (seconds, error) when that step should be
+# tried again later, else None (done, failed, or a no-op). `loaded` is the object as the
+# step before left it, when that step ran in this same task (else None: load it).
+RunStep = Callable[[str, str, Any], "tuple[float, Exception] | None"]
 
 
-def then(task, object_id) -> None:
+def then(task, object_id, *, loaded=None) -> None:
     """Run `task` for this object once the current transaction commits: next in this
-    worker task if one is collecting, otherwise published."""
+    worker task if one is collecting, otherwise published. `loaded`, the object as this
+    step saved it, is handed to the next step when it runs in this task, so it need not
+    read the row again (its save still checks that nobody moved it in between)."""
     noted = _noted.get()
     object_id = str(object_id)
     if noted is None:
         task.delay_on_commit(object_id)
     else:
-        transaction.on_commit(lambda: noted.append((task, object_id)))
+        transaction.on_commit(lambda: noted.append((task, object_id, loaded)))
+
+
+def runs_next_in_this_task() -> bool:
+    """Whether a step handed on now (`then`) would run next in this worker task."""
+    return _noted.get() is not None
 
 
 @contextmanager
@@ -64,17 +73,17 @@ def drive(task, object_id: str, run_step: RunStep, *, max_steps: int) -> None:
     after a committed move) is published, so no committed move is left waiting for beat."""
     with collecting() as noted:
         try:
-            retry = run_step(task.name, object_id)
+            retry = run_step(task.name, object_id, None)
             if retry is not None:
                 delay, exc = retry
                 raise task.retry(countdown=delay, exc=exc)
             for _ in range(max_steps):
                 if not noted:
                     break
-                next_task, next_id = noted.pop(0)
-                retry = run_step(next_task.name, next_id)
+                next_task, next_id, loaded = noted.pop(0)
+                retry = run_step(next_task.name, next_id, loaded)
                 if retry is not None:
                     next_task.apply_async((next_id,), countdown=retry[0])
         finally:
-            for next_task, next_id in noted:
+            for next_task, next_id, _loaded in noted:
                 next_task.apply_async((next_id,))

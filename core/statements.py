@@ -62,6 +62,27 @@ def changed_fields(instance: models.Model) -> list[str]:
 def save_changed(instance: models.Model) -> None:
     """Save what changed since the load; afterwards the row counts as loaded as saved."""
     instance.save(update_fields=changed_fields(instance))
+    _now_loaded(instance)
+
+
+def update_changed(instance: models.Model, **fence) -> bool:
+    """One conditional UPDATE of what changed since the load, where the row still matches
+    `fence` (field=value as loaded): True when it did and was written.
+
+    For a row whose guard is more than its state (a notification's claim is its status and
+    its attempt number). Each changed field's pre_save runs as in Model.save (auto_now, a
+    sealed field's sealing), so the values written are those save() would write.
+    """
+    fields = [instance._meta.get_field(name) for name in changed_fields(instance)]
+    values = {field.name: field.pre_save(instance, False) for field in fields}
+    written = type(instance)._base_manager.filter(pk=instance.pk, **fence).update(**values) == 1
+    if written:
+        _now_loaded(instance)
+    return written
+
+
+def _now_loaded(instance: models.Model) -> None:
+    """After a write: the row as written counts as the row as loaded."""
     if hasattr(instance, "_loaded_values"):
         instance._loaded_values = {
             field.attname: _snapshot(instance.__dict__.get(field.attname))

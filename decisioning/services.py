@@ -9,9 +9,13 @@ results are written by `record()` inside the transaction that moves the request 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models.signals import post_save
+from django.dispatch import receiver
 from django.utils import timezone
 from prometheus_client import Counter
 from rest_framework import status
@@ -76,10 +80,37 @@ def evaluate_transfer(facts: TransferFacts) -> IssuerDecision:
     return _run(TRANSFER_KINDS, facts)
 
 
+# The enabled rules per set of kinds, read at most every DECISION_RULES_CACHE_SECONDS by
+# each process: (monotonic time read, rules). Emptied in this process by any save of a
+# rule (the receiver below; rules are never deleted, only disabled); another process
+# sees a change within the TTL.
+_enabled: dict[tuple[str, ...], tuple[float, list[DecisionRule]]] = {}
+
+
+def enabled_rules(kinds) -> list[DecisionRule]:
+    """The enabled rules of these kinds, in key order (one statement per TTL, or none)."""
+    key = tuple(sorted(kinds))
+    ttl = settings.DECISION_RULES_CACHE_SECONDS
+    cached = _enabled.get(key)
+    now = time.monotonic()
+    if cached is not None and now - cached[0] < ttl:
+        return cached[1]
+    rules = list(DecisionRule.objects.filter(enabled=True, kind__in=key).order_by("key"))
+    if ttl > 0:
+        _enabled[key] = (now, rules)
+    return rules
+
+
+@receiver(post_save, sender=DecisionRule,
+          dispatch_uid="decisioning.forget_enabled_rules")
+def forget_enabled_rules(**kwargs) -> None:
+    _enabled.clear()
+
+
 def _run(kinds: dict, facts) -> IssuerDecision:
     """Each enabled rule of these kinds on the facts; the enforced ones decide."""
     results = []
-    for rule in DecisionRule.objects.filter(enabled=True, kind__in=list(kinds)).order_by("key"):
+    for rule in enabled_rules(kinds):
         try:
             verdict = kinds[rule.kind](rule.params or {}, facts)
         except Exception:  # a broken rule must not pass a push silently, nor crash it

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from core.crypto.fields import EncryptedJSONField
+from core.statements import TracksLoadedValues
 
 
 class Channel(models.TextChoices):
@@ -60,7 +61,7 @@ def _can_be_resent(notification: Notification) -> bool:
     return notification.template_key != TemplateKey.STEP_UP_CODE
 
 
-class Notification(ConcurrentTransitionMixin, models.Model):
+class Notification(TracksLoadedValues, ConcurrentTransitionMixin, models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     customer_id = models.CharField(max_length=64)
     # De-duplication key: the object the event happened to (a provisioning request, a
@@ -118,6 +119,9 @@ class Notification(ConcurrentTransitionMixin, models.Model):
 
     # --- transitions ---------------------------------------------------------------------
 
+    # The dispatcher makes this move in SQL, in the one UPDATE that claims a due row
+    # (lock_objects.claim_due_notification); the method keeps the move in the machine
+    # (its diagram, and a claim made in memory, as in tests).
     @transition(field=status, source=Status.PENDING, target=Status.SENDING)
     def claim(self, *, lease: timedelta):
         self.attempts += 1

@@ -28,8 +28,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
-from django_fsm import ConcurrentTransition, TransitionNotAllowed
+from django_fsm import TransitionNotAllowed
 from prometheus_client import Counter
 
 from core import statements
@@ -40,7 +42,7 @@ from core.outside.http import PermanentError, TransientError
 
 from . import lock_objects, templates
 from .channels import PushGatewayClient, Sent, SmsGatewayClient
-from .models import Channel, Device, Notification, Status, TemplateKey
+from .models import Channel, CustomerProfile, Device, Notification, Status, TemplateKey
 from .profiles import profile_for
 from .signals import one_time_code_undeliverable
 
@@ -63,17 +65,24 @@ def queue_event_notification(*, customer_id: str, object_id, event: str, templat
     Once per (object_id, event): a second call (the signal fired twice) returns the row
     the first one added and enqueues nothing.
     """
-    profile = profile_for(customer_id)
     return _add(Notification(
         customer_id=customer_id,
         object_id=object_id,
         event=event,
         template_key=template_key,
-        channel=profile.preferred_channel,
-        locale=profile.locale,
-        msisdn=msisdn or profile.msisdn,
+        channel=_from_profile(customer_id, "preferred_channel"),
+        locale=_from_profile(customer_id, "locale"),
+        msisdn=msisdn or _from_profile(customer_id, "msisdn"),
         context=context,
     ))
+
+
+def _from_profile(customer_id: str, field: str):
+    """The customer's preference, read by the outbox row's own INSERT (a scalar subquery,
+    so no statement of its own); the profile's default for a customer who set none."""
+    default = CustomerProfile._meta.get_field(field).get_default()
+    return Coalesce(Subquery(CustomerProfile.objects.filter(customer_id=customer_id)
+                             .values(field)[:1]), Value(default))
 
 
 def sms_number_for(customer_id: str, msisdn: str = "") -> str:
@@ -91,7 +100,6 @@ def queue_one_time_code(*, request, code: str, sequence: int) -> Notification:
     at the screen must learn within about a minute that no code is coming, and a
     failed code is announced (signals.one_time_code_undeliverable).
     """
-    profile = profile_for(request.customer_id)
     expires_minutes = math.ceil(getattr(settings, "OTP_TTL_SECONDS", 600) / 60)
     return _add(
         Notification(
@@ -100,8 +108,8 @@ def queue_one_time_code(*, request, code: str, sequence: int) -> Notification:
             event=f"{OTP_EVENT_PREFIX}{sequence}",
             template_key=TemplateKey.STEP_UP_CODE,
             channel=Channel.SMS,
-            locale=profile.locale,
-            msisdn=request.customer_msisdn or profile.msisdn,
+            locale=_from_profile(request.customer_id, "locale"),
+            msisdn=request.customer_msisdn or _from_profile(request.customer_id, "msisdn"),
             context={"wallet": request.wallet, "card_last4": request.card_last4,
                      "expires_minutes": expires_minutes},
         ),
@@ -119,6 +127,11 @@ def _add(notification: Notification, secrets: dict[str, Any] | None = None) -> N
                                             event=notification.event)
         _log_duplicate(existing)
         return existing
+    # What the INSERT computed in the database (the profile's choices) is read from the
+    # row if asked for, not left as the expression that computed it.
+    for field in Notification._meta.concrete_fields:
+        if hasattr(notification.__dict__.get(field.attname), "resolve_expression"):
+            del notification.__dict__[field.attname]
     send_notification_task.delay_on_commit(str(notification.pk))
     return notification
 
@@ -184,18 +197,10 @@ def dispatch(notification_id) -> float | None:
 
 
 def _claim(notification_id) -> _Claim | None:
-    now = timezone.now()
-    try:
-        with transaction.atomic():
-            notification = lock_objects.due_notification_for_update(notification_id, now)
-            if notification is None:
-                return _not_ours(notification_id)
-            notification.claim(
-                lease=timedelta(seconds=settings.NOTIFICATION_SENDING_LEASE_SECONDS))
-            notification.save()
-    except ConcurrentTransition:
-        # Only where row locks are no-ops (SQLite, the embedded demo): the state check in
-        # the UPDATE caught the other dispatcher instead.
+    notification = lock_objects.claim_due_notification(
+        notification_id, timezone.now(),
+        lease=timedelta(seconds=settings.NOTIFICATION_SENDING_LEASE_SECONDS))
+    if notification is None:
         return _not_ours(notification_id)
     return _Claim(notification, notification.attempts)
 
@@ -208,18 +213,19 @@ def _not_ours(notification_id) -> None:
 def _send(notification: Notification) -> Sent:
     message = _render(notification)
     if notification.channel == Channel.PUSH:
-        device = (Device.objects.filter(customer_id=notification.customer_id)
-                  .exclude(push_token="").order_by("-updated_at").first())
-        if device is None:
+        # The customer's most recent device with a push token, read by the claim.
+        push_token = getattr(notification, "device_push_token", None)
+        if not push_token:
             raise _Undeliverable("no_push_token")
         try:
             return PushGatewayClient().send(
-                device_token=device.push_token, title=message.title, body=message.body,
+                device_token=push_token, title=message.title, body=message.body,
                 reference=notification.reference, event=notification.template_key)
         except PermanentError as error:
             if error.code == "push_unregistered":
                 # A dead token stays dead: later notifications go straight to SMS.
-                Device.objects.filter(pk=device.pk, push_token=device.push_token).delete()
+                Device.objects.filter(customer_id=notification.customer_id,
+                                      push_token=push_token).delete()
             raise
     msisdn = notification.msisdn or profile_for(notification.customer_id).msisdn
     if not msisdn:
@@ -283,18 +289,18 @@ def _after_refusal(claim: _Claim, code: str) -> float | None:
 
 def _record(claim: _Claim, move, *, outcome: str) -> bool:
     """Apply the send's outcome, if the row is still ours; True when it was."""
-    notification = claim.notification
+    row = claim.notification
+    channel = row.channel
     with transaction.atomic():
-        row = lock_objects.notification_for_update(notification.pk)
-        if row.status != Status.SENDING or row.attempts != claim.attempt:
+        move(row)
+        # Written only while the row is still ours: in `sending` under this very claim
+        # (its attempt number), one conditional UPDATE instead of a locked read first.
+        if not statements.update_changed(row, status=Status.SENDING, attempts=claim.attempt):
             # Our claim lapsed and beat handed the row to another dispatcher; its
             # outcome is the one that counts.
             logger.warning("notification claim lapsed before its outcome was recorded",
                            extra={"notification_id": str(row.pk), "outcome": outcome})
             return False
-        channel = row.channel
-        move(row)
-        row.save()
         if row.status == Status.FAILED:
             _announce_if_undeliverable_code(row)
     NOTIFICATIONS_TOTAL.labels(channel, outcome).inc()

@@ -152,7 +152,7 @@ def _noop(request_id, step: str, state: str) -> None:
                 extra={"request_id": str(request_id), "step": step, "state": state})
 
 
-def check_eligibility(request_id) -> None:
+def check_eligibility(request_id, *, loaded=None) -> None:
     request = _begin_attempt(request_id, State.RECEIVED)
     if request is None:
         return _noop(request_id, "check_eligibility", "moved")
@@ -174,9 +174,13 @@ def check_eligibility(request_id) -> None:
                     card_product=result.card_product, customer_msisdn=result.customer_msisdn,
                     issuer_decision=issuer.outcome, decision_reasons=issuer.reason_codes,
                 )
+                if handoff.runs_next_in_this_task():
+                    # The token request runs next, in this task, on this very row: its
+                    # first attempt is counted with this move instead of by a claim.
+                    request.attempts = 1
                 statements.save_changed(request)
                 # Next in this worker task once the move commits (core/handoff.py).
-                handoff.then(tasks.request_token_task, request.id)
+                handoff.then(tasks.request_token_task, request.id, loaded=request)
             elif issuer is not None:
                 request.mark_ineligible(
                     by=Trigger.WORKER, reason=issuer.reason_codes[0] if issuer.reason_codes
@@ -198,13 +202,18 @@ def check_eligibility(request_id) -> None:
         return _noop(request_id, "check_eligibility", "moved")
 
 
-def request_token(request_id) -> None:
+def request_token(request_id, *, loaded: ProvisioningRequest | None = None) -> None:
     """Fetch card data, encrypt it, ask the token service for a token, apply the answer.
 
     Runs from `eligible`, and again from `token_requested` when re-driven: the provision
     call's idempotency key (the request id) makes the repeat a replay, not a new token.
+    `loaded` is the row as eligibility left it in this same task, its attempt already
+    counted; otherwise the row is claimed here.
     """
-    request = _begin_attempt(request_id, (State.ELIGIBLE, State.TOKEN_REQUESTED))
+    if loaded is not None and loaded.state == State.ELIGIBLE:
+        request = loaded
+    else:
+        request = _begin_attempt(request_id, (State.ELIGIBLE, State.TOKEN_REQUESTED))
     if request is None:
         return _noop(request_id, "request_token", "moved")
 
@@ -309,7 +318,7 @@ def _store_wallet_payload(request: ProvisioningRequest, payload: dict | None) ->
     request.wallet_payload_erased_reason = ""
 
 
-def poll_decision(request_id) -> None:
+def poll_decision(request_id, *, loaded=None) -> None:
     """Ask the token service where a `token_requested` request stands (beat's re-drive)."""
     request = ProvisioningRequest.objects.get(pk=request_id)
     if request.state != State.TOKEN_REQUESTED:

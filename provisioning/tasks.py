@@ -30,11 +30,13 @@ _TASK_OPTIONS = {"acks_late": True, "reject_on_worker_lost": True, "max_retries"
 MAX_STEPS_PER_TASK = 4
 
 
-def _run_step(name: str, request_id: str) -> tuple[float, TransientError] | None:
-    """Run one step; (seconds, error) if it should be tried again later, else None."""
+def _run_step(name: str, request_id: str,
+              loaded=None) -> tuple[float, TransientError] | None:
+    """Run one step (on the request as the step before left it, when that ran in this
+    task); (seconds, error) if it should be tried again later, else None."""
     step = getattr(services, _STEPS[name])
     try:
-        step(request_id)
+        step(request_id, loaded=loaded)
     except TransientError as exc:
         delay = services.handle_transient_failure(request_id, exc)
         if delay is None:

@@ -29,7 +29,8 @@ _TASK_OPTIONS = {"acks_late": True, "reject_on_worker_lost": True, "max_retries"
 MAX_STEPS_PER_TASK = 6
 
 
-def _run_step(name: str, transfer_id: str) -> tuple[float, TransientError] | None:
+def _run_step(name: str, transfer_id: str,
+              _loaded=None) -> tuple[float, TransientError] | None:
     """Run one step; (seconds, error) if it should be tried again later, else None."""
     step, maps_outside_errors = _STEPS[name]
     if not maps_outside_errors:

@@ -229,6 +229,9 @@ STUCK_AFTER = {
 }
 RECONCILE_INTERVAL_SECONDS = env.int("RECONCILE_INTERVAL_SECONDS", default=30)
 RECONCILE_BATCH_SIZE = env.int("RECONCILE_BATCH_SIZE", default=200)
+# Each process reads the enabled decisioning rules at most this often (a rule saved in a
+# process is seen there at once); 0 reads them for every push.
+DECISION_RULES_CACHE_SECONDS = env.float("DECISION_RULES_CACHE_SECONDS", default=5.0)
 # Beat re-drives a request at most this many times before failing it (poison guard).
 MAX_REDRIVES = env.int("MAX_REDRIVES", default=10)
 

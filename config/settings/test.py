@@ -43,6 +43,9 @@ OUTSIDE_RETRY_BASE_SECONDS = env.float("OUTSIDE_RETRY_BASE_SECONDS", default=0.1
 OUTSIDE_RETRY_MAX_SECONDS = env.float("OUTSIDE_RETRY_MAX_SECONDS", default=0.4)
 # A one-time code whose SMS keeps failing ends its step-up after a few seconds, not a minute.
 NOTIFICATION_OTP_DELIVERY_SECONDS = env.int("NOTIFICATION_OTP_DELIVERY_SECONDS", default=4)
+# The test process and the live worker are separate processes: a rule a test changes
+# must reach the worker's next push (tests/decisioning covers the cache itself).
+DECISION_RULES_CACHE_SECONDS = env.float("DECISION_RULES_CACHE_SECONDS", default=0.0)
 LOG_FORMAT = "text"
 LOGGING["handlers"]["console"]["formatter"] = "text"  # noqa: F405
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {  # noqa: F405
