@@ -147,6 +147,16 @@ def _begin_attempt(request_id, states) -> ProvisioningRequest | None:
     return statements.claim_step(ProvisioningRequest, request_id, states)
 
 
+def _state_of(request_id) -> str:
+    """Where a request the step could not claim stands (for the no-op's log line); a
+    request that does not exist at all is an error, not a no-op."""
+    state = ProvisioningRequest.objects.filter(pk=request_id).values_list(
+        "state", flat=True).first()
+    if state is None:
+        raise ProvisioningRequest.DoesNotExist(f"No provisioning request {request_id}.")
+    return state
+
+
 def _noop(request_id, step: str, state: str) -> None:
     logger.info("no-op: request is no longer waiting for this step",
                 extra={"request_id": str(request_id), "step": step, "state": state})
@@ -155,7 +165,7 @@ def _noop(request_id, step: str, state: str) -> None:
 def check_eligibility(request_id, *, loaded=None) -> None:
     request = _begin_attempt(request_id, State.RECEIVED)
     if request is None:
-        return _noop(request_id, "check_eligibility", "moved")
+        return _noop(request_id, "check_eligibility", _state_of(request_id))
 
     result = IssuerClient().check_eligibility(
         card_id=request.card_id, customer_id=request.customer_id,
@@ -215,7 +225,7 @@ def request_token(request_id, *, loaded: ProvisioningRequest | None = None) -> N
     else:
         request = _begin_attempt(request_id, (State.ELIGIBLE, State.TOKEN_REQUESTED))
     if request is None:
-        return _noop(request_id, "request_token", "moved")
+        return _noop(request_id, "request_token", _state_of(request_id))
 
     card = IssuerClient().card_data(card_id=request.card_id, customer_id=request.customer_id)
     fingerprint = vault.pan_fingerprint(card.pan)
