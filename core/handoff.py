@@ -10,7 +10,8 @@ token request, are one task on the happy path, saving a publish, a consume and a
 set-up per step.
 
 Nothing about safety changes. Each step still commits its own move before the next one
-starts, still re-checks the state under a row lock, and every outside call is still keyed
+starts, still re-checks the state when it saves (a row lock, or the FSM's state check in
+the UPDATE: docs/adr/0015), and every outside call is still keyed
 by the object; a crash in the middle leaves the object in the last committed state, where
 the flow's beat re-drive finds it when it is overdue. Only steps with no delay are handed
 on with `then`: anything after a countdown is published by the flow itself.

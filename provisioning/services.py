@@ -9,7 +9,9 @@ the next step runs in the same task once this one's move has committed (ADR 0013
 anywhere else it is published. The create and operations' retry always publish.
 
 Outside calls are made with no row lock held and no transaction open; their answer is
-applied afterwards in a short transaction that re-checks the state. Every service is
+applied afterwards in a short transaction that re-checks the state: a worker step moves
+the row it claimed, and the model's ConcurrentTransitionMixin refuses the save if the
+row moved meanwhile (core/statements.py, docs/adr/0015). Every service is
 idempotent: a re-delivered or duplicated task finds the state already moved and logs
 a no-op, and every effectful outside call carries the request id as idempotency key.
 """
