@@ -207,6 +207,9 @@ class BenchStack:
     def log(self, process: str) -> Path:
         return self.layout.log_file(process)
 
+    def worker_alive(self) -> bool:
+        return self.stack.process("worker").running_pid() is not None
+
     def __enter__(self) -> BenchStack:
         self.up()
         return self

@@ -21,6 +21,11 @@ Scenarios (loopback only; every one bounded in time):
                   killed -9 at 3 random points; every transfer's ledger moves against
                   the network's payout (bench/transfer_faults.py)
 
+In redis-restart and token-faults the worker has a supervisor, as in a deployment
+(compose's `restart: unless-stopped`, the kubelet): a worker that exits by itself is
+started again 2 s later, and the table counts those exits ("worker exits (restarted)")
+beside the audit, which alone decides the pass.
+
 Each scenario runs its own redis-server on a free port (so it can be restarted without
 touching anyone else's Redis) and the bench's database. Beat is made quick for these runs:
 RECONCILE_INTERVAL_SECONDS, the STUCK_*_SECONDS thresholds, the outbox drain (interval
@@ -40,6 +45,7 @@ import argparse
 import asyncio
 import json
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -255,6 +261,63 @@ def audit(run: PhaseRun, database_url: str, settle_timeout: float) -> dict[str, 
     }
 
 
+# How long a deployed worker's supervisor waits before starting an exited worker again
+# (compose's `restart: unless-stopped` at once, the kubelet's first back-off 10 s).
+WORKER_RESTART_DELAY_S = 2.0
+
+
+class WorkerSupervisor:
+    """What compose's `restart: unless-stopped` and the kubelet do for a deployed worker:
+    a worker that exits by itself during a scenario (not one the scenario kills) is
+    started again after WORKER_RESTART_DELAY_S. Every exit is reported with the last
+    CRITICAL line of the worker's log: a restart is not a pass by itself, the audit of
+    the requests still decides."""
+
+    def __init__(self, stack: BenchStack) -> None:
+        self.stack = stack
+        self.exits: list[dict[str, Any]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="worker-supervisor",
+                                        daemon=True)
+
+    def start(self) -> WorkerSupervisor:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=60)
+
+    def _watch(self) -> None:
+        seen_alive = False
+        while not self._stop.wait(0.5):
+            if self.stack.worker_alive():
+                seen_alive = True
+                continue
+            if not seen_alive:  # not started yet
+                continue
+            seen_alive = False
+            self.exits.append({"wall": time.time(), "critical": self._last_critical()})
+            say(f"worker exited by itself; its supervisor starts it again in "
+                f"{WORKER_RESTART_DELAY_S:g} s ({self.exits[-1]['critical'][:160]})")
+            if self._stop.wait(WORKER_RESTART_DELAY_S):
+                return
+            self.stack.restart_worker()
+
+    def _last_critical(self) -> str:
+        try:
+            lines = self.stack.log("worker").read_text(errors="replace").splitlines()
+        except OSError:
+            return ""
+        critical = [line for line in lines if "CRITICAL" in line]
+        if not critical:
+            return ""
+        try:
+            return str(json.loads(critical[-1]).get("message", ""))[:300]
+        except ValueError:
+            return critical[-1][:300]
+
+
 def run_scenario(scenario: str, args: argparse.Namespace, out_dir: Path) -> dict[str, Any]:
     redis_server = RedisServer(REPO / "var" / "bench" / f"redis-{scenario}.log")
     redis_server.start()
@@ -267,17 +330,24 @@ def run_scenario(scenario: str, args: argparse.Namespace, out_dir: Path) -> dict
             quiesce_timeout=60.0,
         )
         stack = BenchStack(config.name, stack_env(config))
-        run = run_phase(config, during=fault_during(scenario, args.at, args.outage, redis_server),
-                        stack=stack, keep_up=True)
+        # worker-kill kills and restarts the worker itself.
+        supervisor = WorkerSupervisor(stack).start() if scenario != "worker-kill" else None
         try:
+            run = run_phase(config, during=fault_during(scenario, args.at, args.outage,
+                                                        redis_server),
+                            stack=stack, keep_up=True)
             verdict = audit(run, config.urls["DATABASE_URL"], settle_timeout=60.0)
         finally:
+            if supervisor is not None:
+                supervisor.stop()
             stack.down()
+        verdict["worker_exits_restarted"] = len(supervisor.exits) if supervisor else 0
         summary = summarize(run)
         summary["cpu_note"] = "not comparable: a restarted process is a new tree"
         data = series(run)
         data["events"] = run.events
-        return {"scenario": scenario, "verdict": verdict, "summary": summary, "series": data}
+        return {"scenario": scenario, "verdict": verdict, "summary": summary, "series": data,
+                "worker_exits": supervisor.exits if supervisor else []}
     finally:
         redis_server.stop()
 
@@ -339,7 +409,7 @@ def main(argv: list[str] | None = None) -> int:
                      v.get("duplicate_effects"),
                      v.get("request_ids_with_multiple_tokens"),
                      v.get("duplicate_notification_references"),
-                     v.get("duplicate_notification_rows"),
+                     v.get("duplicate_notification_rows"), v.get("worker_exits_restarted"),
                      ", ".join(f"{k} {n}" for k, n in sorted(v.get("final_states", {}).items()))])
     print()
     if rows:
@@ -347,7 +417,8 @@ def main(argv: list[str] | None = None) -> int:
                      f"late > 2P ({4 * SWEEP_PERIOD_S} s)",
                      f"late > 2 intervals ({2 * SWEEP_PERIOD_S} s)",
                      "stranded", "worst s", "dup effects", "multi-token ids",
-                     "dup notif refs", "dup notif rows", "final states"], rows))
+                     "dup notif refs", "dup notif rows", "worker exits (restarted)",
+                     "final states"], rows))
     if "transfers" in result["scenarios"]:
         verdict = result["scenarios"]["transfers"]["verdict"]
         print(json.dumps({k: v for k, v in verdict.items() if k != "events"}, indent=2,
