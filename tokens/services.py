@@ -79,12 +79,6 @@ def live_token_for_fingerprint(fingerprint: str, wallet: str, device_id: str) ->
     ).exists()
 
 
-def live_tokens(customer_id: str, card_id: str):
-    """The card's live tokens, in any wallet (counted for a decisioning fact)."""
-    return Token.objects.filter(customer_id=customer_id, card_id=card_id,
-                                state__in=LIVE_STATES)
-
-
 def live_tokens_for(customer_id: str, card_id: str, wallet: str, device_id: str):
     """The live token of a card in one wallet on one device (at most one: a constraint)."""
     return Token.objects.filter(
