@@ -10,6 +10,7 @@ import factory
 from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
+from core.models import TransitionLog
 from provisioning.models import ProvisioningRequest, State, Wallet
 from tokens.models import Token, TokenState
 
@@ -55,3 +56,9 @@ def staff_member(username: str, group: str) -> User:
     user = User.objects.create_user(username, password="x" * 14, is_staff=True)
     user.groups.add(Group.objects.get(name=group))
     return User.objects.get(pk=user.pk)
+
+
+def logged_path(obj) -> list[str]:
+    """The states an object moved to, in order, as its transition log has them."""
+    return list(TransitionLog.objects.filter(object_id=obj.pk).order_by("id")
+                .values_list("to_state", flat=True))

@@ -17,18 +17,13 @@ from decisioning.models import RuleResult
 from notifications.models import Notification
 from provisioning import services
 from provisioning.models import ProvisioningRequest, State
-from tests.factories import ProvisioningRequestFactory
+from tests.factories import ProvisioningRequestFactory, logged_path
 from tokens.models import Token, TokenState
 from tokens.token_service import Decision
 
 from .stubs import StubIssuer, StubTokenService, stub_clients  # noqa: F401 (autouse)
 
 GREEN = Decision("green", "tkn_1", "ACTIVE", "9876", "12/29", {"opaque_payment_card": "b3BhcXVl"})
-
-
-def _moves(request) -> list[str]:
-    return list(TransitionLog.objects.filter(object_id=request.pk).order_by("id")
-                .values_list("to_state", flat=True))
 
 
 @pytest.mark.django_db(transaction=True)
@@ -46,7 +41,7 @@ def test_a_push_cancelled_during_the_eligibility_call_stays_cancelled(monkeypatc
     stored = ProvisioningRequest.objects.get(pk=request.pk)
     assert stored.state == State.CANCELLED
     assert stored.card_last4 == request.card_last4  # the step's fields rolled back too
-    assert _moves(request) == [State.CANCELLED]
+    assert logged_path(request) == [State.CANCELLED]
     assert not RuleResult.objects.filter(request_id=request.pk).exists()
 
 
@@ -66,7 +61,7 @@ def test_a_webhook_that_provisions_during_the_call_leaves_one_token_and_one_noti
     assert stored.state == State.PROVISIONED
     assert list(Token.objects.filter(provisioning_request=stored)
                 .values_list("state", flat=True)) == [TokenState.ACTIVE]
-    assert _moves(request) == [State.TOKEN_REQUESTED, State.PROVISIONED]
+    assert logged_path(request) == [State.TOKEN_REQUESTED, State.PROVISIONED]
     provisioned = TransitionLog.objects.get(object_id=request.pk, to_state=State.PROVISIONED)
     assert provisioned.trigger == Trigger.WEBHOOK
     assert Notification.objects.filter(object_id=request.pk).count() == 1
@@ -86,4 +81,4 @@ def test_a_request_failed_by_beat_during_the_card_read_is_not_moved_on(monkeypat
 
     assert ProvisioningRequest.objects.get(pk=request.pk).state == State.FAILED
     assert StubTokenService.provision_calls == []  # never asked for a token
-    assert _moves(request) == [State.FAILED]
+    assert logged_path(request) == [State.FAILED]

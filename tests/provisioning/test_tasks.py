@@ -13,11 +13,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from core.models import TransitionLog
 from core.outside.http import TransientError
 from provisioning import services, sweeps, tasks
 from provisioning.models import ProvisioningRequest, State
-from tests.factories import ProvisioningRequestFactory
+from tests.factories import ProvisioningRequestFactory, logged_path
 from tokens.models import Token, TokenState
 from tokens.token_service import Decision
 
@@ -50,11 +49,6 @@ def _steps(sent) -> list[tuple]:
     return [item for item in sent if item[0] in _STEP_TASKS]
 
 
-def _path(request) -> list[str]:
-    return list(TransitionLog.objects.filter(object_id=request.pk).order_by("id")
-                .values_list("to_state", flat=True))
-
-
 @pytest.mark.django_db(transaction=True)
 def test_one_task_runs_a_push_from_eligibility_to_provisioned(published):
     request = ProvisioningRequestFactory(state=State.RECEIVED)
@@ -67,7 +61,7 @@ def test_one_task_runs_a_push_from_eligibility_to_provisioned(published):
     # The customer's notice still goes through the outbox to its own queue.
     assert ("send_notification_task",) in published
     # Each step still committed its own move: one log row per transition, in order.
-    assert _path(request) == [State.ELIGIBLE, State.TOKEN_REQUESTED, State.PROVISIONED]
+    assert logged_path(request) == [State.ELIGIBLE, State.TOKEN_REQUESTED, State.PROVISIONED]
 
 
 @pytest.mark.django_db(transaction=True)
