@@ -1,7 +1,9 @@
 """Row locks for notifications, in one place (Saleor's lock_objects.py habit).
 
 Services take these inside transaction.atomic() before moving a notification, so two
-dispatchers (or a dispatcher and beat's drain) never move the same row at once.
+dispatchers (or a dispatcher and beat's drain) never move the same row at once. The
+dispatcher's claim is the exception: one statement that locks (SKIP LOCKED), moves and
+returns the row, in autocommit.
 """
 
 from __future__ import annotations

@@ -140,7 +140,7 @@ def _insert(notification: Notification) -> bool:
     """Write the row unless its event already has one; False for a twin.
 
     PostgreSQL: one statement. The outbox's trigger drops a twin instead of failing
-    (notifications/migrations/0007), and the INSERT's RETURNING says which it was.
+    (notifications/migrations/0007), and the INSERT's row count says which it was.
     SQLite (the embedded mode) keeps the unique constraint on the table itself: a
     savepoint keeps a twin's IntegrityError from spoiling the caller's transaction
     (the state change the notification belongs to).

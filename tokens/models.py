@@ -13,8 +13,6 @@ from django.db import models
 from django.db.models import Q
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
-from core.statements import TracksLoadedValues
-
 
 _NEVER = datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
 
@@ -53,7 +51,7 @@ def outranks(suspended_by: str, than: str) -> bool:
     return _AUTHORITY.get(suspended_by, 0) > _AUTHORITY.get(than, 0)
 
 
-class Token(TracksLoadedValues, ConcurrentTransitionMixin, models.Model):
+class Token(ConcurrentTransitionMixin, models.Model):
     TRANSITION_LOG_MACHINE = "token"  # every move lands in core.TransitionLog
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
